@@ -1,0 +1,66 @@
+"""Where models live: the shipped checkpoints, the user's fine-tuned ones, and safe writes to both.
+
+A checkpoint is a plain Hugging Face folder. Writes go to a hidden temporary folder first and are
+renamed into place, so a crash or a cancelled run never leaves a half-written model behind.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent / "checkpoints"
+USER_DIR_NAME = "user"
+DEFAULT_NAME = "e5-small-zh-en-qa"
+ENGLISH_NAME = "minilm-l6-en-qa"
+SHIPPED = (DEFAULT_NAME, ENGLISH_NAME)
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def is_model_dir(path: Path) -> bool:
+    return (path / "config.json").is_file() and (path / "model.safetensors").is_file()
+
+
+def default_checkpoint(root: Path = ROOT) -> Path:
+    """The shipped default model, or a clear error saying how to get one."""
+    path = root / DEFAULT_NAME
+    if not is_model_dir(path):
+        raise FileNotFoundError(
+            f"No default checkpoint in {path}. Clone the repository with its checkpoints "
+            "(git lfs pull on a Hugging Face Space), train one with `python -m qa_core.train`, "
+            "or pass --checkpoint with a model folder or hub id."
+        )
+    return path
+
+
+def available(root: Path = ROOT) -> dict[str, Path]:
+    """Every loadable checkpoint by display name: shipped ones first, then the user's own."""
+    found = {name: root / name for name in SHIPPED if is_model_dir(root / name)}
+    user = root / USER_DIR_NAME
+    if user.is_dir():
+        for path in sorted(user.iterdir()):
+            if is_model_dir(path):
+                found[f"{USER_DIR_NAME}/{path.name}"] = path
+    return found
+
+
+def user_checkpoint_path(name: str, root: Path = ROOT) -> Path:
+    """Folder for a user's checkpoint; refuses names that could escape the folder or hide files."""
+    if not _SAFE_NAME.fullmatch(name or ""):
+        raise ValueError(
+            f"Checkpoint name {name!r} is not allowed: use 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit."
+        )
+    return root / USER_DIR_NAME / name
+
+
+def replace_dir(tmp: Path, target: Path) -> None:
+    """Move a finished folder into place, replacing an older one only after the new one is complete."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    tmp.rename(target)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,295 @@
+"""The question-answering engine: text -> windows -> scores -> spans -> answer, with a full trace.
+
+``QAEngine.answer`` returns the answer *and* every intermediate value (tokens, ids, offsets, logits,
+candidate masks, the winning window's span-score matrix), so a UI can draw how BERT got there
+without recomputing anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import AutoModelForQuestionAnswering, AutoTokenizer, PreTrainedTokenizerBase
+
+from .postprocess import (
+    Span,
+    SpanRules,
+    answer_tokens,
+    best_spans,
+    probabilities,
+    span_score_matrix,
+    window_spans,
+)
+from .windows import PairEncoding, Window, WindowSettings, encode_pairs, make_windows, max_context_mask
+
+log = logging.getLogger(__name__)
+
+MAX_CONTEXT_CHARS = 20_000  # a paragraph longer than this is refused rather than stalling the server
+MAX_WINDOWS = 64  # ~ 20k characters of Chinese at the default max_length / doc_stride
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    """Every knob of one answer, flat so a UI or CLI can set each; validated on creation."""
+
+    max_length: int = 384
+    doc_stride: int = 128
+    max_question_length: int = 64
+    max_answer_length: int = 30
+    n_best: int = 10
+    top_k: int = 20
+    use_max_context: bool = True
+
+    def __post_init__(self) -> None:
+        self.windows, self.spans  # noqa: B018 - build both once so bad values fail here, not mid-answer
+
+    @property
+    def windows(self) -> WindowSettings:
+        return WindowSettings(self.max_length, self.doc_stride, self.max_question_length)
+
+    @property
+    def spans(self) -> SpanRules:
+        return SpanRules(self.max_answer_length, self.top_k, self.n_best, self.use_max_context)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One of the n-best answers, cut from the paragraph by character offsets."""
+
+    text: str
+    start: int
+    end: int
+    score: float
+    probability: float
+    window: int
+    start_token: int
+    end_token: int
+
+
+@dataclass(frozen=True)
+class WindowTrace:
+    """What the model saw and said for one window. Arrays have one entry per window token."""
+
+    window: Window
+    tokens: tuple[str, ...]
+    start_logits: np.ndarray  # (L,)
+    end_logits: np.ndarray  # (L,)
+    allowed_starts: np.ndarray  # (L,) bool: paragraph token, visible text, max-context if enabled
+    allowed_ends: np.ndarray  # (L,) bool
+    best: Span | None  # this window's best valid span
+
+
+@dataclass(frozen=True)
+class Trace:
+    """The whole computation of one answer, for teaching views."""
+
+    question: str
+    context: str
+    settings: AnswerSettings
+    question_tokens: int
+    question_truncated: bool
+    paragraph_tokens: int
+    windows: tuple[WindowTrace, ...]
+    winning_window: int | None
+    span_matrix: np.ndarray  # (L, L) start+end scores of the winning window, NaN where impossible
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The engine's result. ``context[start:end] == text`` always."""
+
+    text: str
+    start: int
+    end: int
+    score: float
+    probability: float
+    n_best: tuple[Candidate, ...]
+    question_truncated: bool
+    trace: Trace | None = field(default=None, repr=False)
+
+
+def validate_pair(question: str, context: str) -> None:
+    """Refuse input that cannot be answered, with a message a person can act on."""
+    if not question or not question.strip():
+        raise ValueError("The question is empty: type a question about the paragraph.")
+    if not context or not context.strip():
+        raise ValueError("The paragraph is empty: paste the text the answer should come from.")
+    if len(context) > MAX_CONTEXT_CHARS:
+        raise ValueError(
+            f"The paragraph has {len(context):,} characters; the limit is {MAX_CONTEXT_CHARS:,}. "
+            "Paste the part that contains the answer."
+        )
+
+
+class QAEngine:
+    """A question-answering model and its tokenizer, loaded once and kept warm."""
+
+    def __init__(self, model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, source: str = "model"):
+        if not tokenizer.is_fast:
+            raise ValueError(f"{source}: the engine needs a fast tokenizer (tokenizer.json) for character offsets.")
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.source = source  # the folder or hub id it came from
+        self.name = Path(source).name
+        self._uses_segments = "token_type_ids" in tokenizer.model_input_names
+
+    @classmethod
+    def load(cls, path: str | Path, *, int8: bool = False) -> QAEngine:
+        """Load a Hugging Face question-answering folder or hub id (safetensors weights only)."""
+        tokenizer = AutoTokenizer.from_pretrained(str(path))
+        model = AutoModelForQuestionAnswering.from_pretrained(str(path), use_safetensors=True)
+        if int8:
+            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        return cls(model, tokenizer, source=str(path))
+
+    def answer(self, question: str, context: str, settings: AnswerSettings | None = None) -> Answer:
+        """Answer one question, with the full trace."""
+        return self.answer_many([(question, context)], settings, with_trace=True)[0]
+
+    def preview_windows(self, question: str, context: str, settings: AnswerSettings | None = None) -> list[Window]:
+        """The windows a question would be read in, without running the model (for the windowing playground)."""
+        settings = settings or AnswerSettings()
+        validate_pair(question, context)
+        (encoding,) = encode_pairs(self.tokenizer, [question], [context], settings.windows.question_limit)
+        return self._windows(encoding, settings)
+
+    def answer_many(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        settings: AnswerSettings | None = None,
+        *,
+        batch_windows: int = 32,
+        with_trace: bool = False,
+    ) -> list[Answer]:
+        """Answer many (question, paragraph) pairs: tokenised in one call, windows batched by length."""
+        settings = settings or AnswerSettings()
+        for question, context in pairs:
+            validate_pair(question, context)
+        encodings = encode_pairs(
+            self.tokenizer, [q for q, _ in pairs], [c for _, c in pairs], settings.windows.question_limit
+        )
+        windows = [self._windows(e, settings) for e in encodings]
+        logits = self._score([w for ws in windows for w in ws], batch_windows)
+        answers, at = [], 0
+        for (question, context), encoding, ws in zip(pairs, encodings, windows, strict=True):
+            answers.append(
+                self._decide(question, context, encoding, ws, logits[at : at + len(ws)], settings, with_trace)
+            )
+            at += len(ws)
+        return answers
+
+    def _windows(self, encoding: PairEncoding, settings: AnswerSettings) -> list[Window]:
+        windows = make_windows(encoding, settings.windows, self.tokenizer.pad_token_id)
+        if len(windows) > MAX_WINDOWS:
+            raise ValueError(
+                f"The paragraph needs {len(windows)} windows at max_length {settings.max_length} and doc_stride "
+                f"{settings.doc_stride}; the limit is {MAX_WINDOWS}. Shorten the paragraph or lower doc_stride."
+            )
+        return windows
+
+    @torch.inference_mode()
+    def _score(self, windows: list[Window], batch_windows: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Start and end logits of every window, batched by similar length (dynamic padding)."""
+        order = sorted(range(len(windows)), key=lambda i: sum(windows[i].attention_mask))
+        out: list[tuple[np.ndarray, np.ndarray]] = [None] * len(windows)  # type: ignore[list-item]
+        for b in range(0, len(order), batch_windows):
+            batch = [windows[i] for i in order[b : b + batch_windows]]
+            start, end = self._forward(batch)
+            for i, s, e, w in zip(order[b : b + batch_windows], start, end, batch, strict=True):
+                n = len(w.input_ids)
+                out[i] = (s[:n], e[:n])
+        return out
+
+    def _forward(self, batch: list[Window]) -> tuple[np.ndarray, np.ndarray]:
+        width = max(sum(w.attention_mask) for w in batch)  # trim padding shared by the whole batch
+        pad = self.tokenizer.pad_token_id
+
+        def column(rows: list[tuple[int, ...]], fill: int) -> torch.Tensor:
+            return torch.tensor([list(r[:width]) + [fill] * (width - len(r[:width])) for r in rows])
+
+        inputs = {
+            "input_ids": column([w.input_ids for w in batch], pad),
+            "attention_mask": column([w.attention_mask for w in batch], 0),
+        }
+        if self._uses_segments:
+            inputs["token_type_ids"] = column([w.token_type_ids for w in batch], 0)
+        output = self.model(**inputs)
+        start = np.full((len(batch), max(len(w.input_ids) for w in batch)), -1e4, dtype=np.float32)
+        end = start.copy()
+        start[:, :width] = output.start_logits.float().numpy()
+        end[:, :width] = output.end_logits.float().numpy()
+        return start, end
+
+    def _decide(
+        self,
+        question: str,
+        context: str,
+        encoding: PairEncoding,
+        windows: list[Window],
+        logits: list[tuple[np.ndarray, np.ndarray]],
+        settings: AnswerSettings,
+        with_trace: bool,
+    ) -> Answer:
+        """Candidate spans of every window -> the n best over all windows -> the answer."""
+        rules = settings.spans
+        max_context = max_context_mask(windows) if rules.use_max_context else [None] * len(windows)
+        traces, spans = [], []
+        for window, (start, end), mc in zip(windows, logits, max_context, strict=True):
+            allowed_ends = answer_tokens(window, context)
+            allowed_starts = allowed_ends & np.array(mc) if mc is not None else allowed_ends
+            found = window_spans(window, start, end, allowed_starts, allowed_ends, rules)
+            spans.extend(found)
+            traces.append((window, start, end, allowed_starts, allowed_ends, best_spans(found, 1)))
+        ranked = best_spans(spans, rules.n_best)
+        probs = probabilities(ranked)
+        n_best = tuple(
+            Candidate(
+                context[s.start_char : s.end_char], s.start_char, s.end_char, s.score, float(p),
+                s.window, s.start_token, s.end_token,
+            )
+            for s, p in zip(ranked, probs, strict=True)
+        )
+        top = n_best[0] if n_best else Candidate("", 0, 0, -math.inf, 0.0, -1, -1, -1)
+        trace = self._trace(question, context, encoding, traces, top, settings) if with_trace else None
+        return Answer(
+            top.text, top.start, top.end, top.score, top.probability, n_best, encoding.question_truncated, trace
+        )
+
+    def _trace(self, question, context, encoding, traces, top: Candidate, settings: AnswerSettings) -> Trace:
+        window_traces = tuple(
+            WindowTrace(
+                window=w,
+                tokens=tuple(self.tokenizer.convert_ids_to_tokens(list(w.input_ids))),
+                start_logits=s,
+                end_logits=e,
+                allowed_starts=a_s,
+                allowed_ends=a_e,
+                best=best[0] if best else None,
+            )
+            for w, s, e, a_s, a_e, best in traces
+        )
+        winner = top.window if top.window >= 0 else None
+        if winner is None:
+            matrix = np.full((0, 0), np.nan)
+        else:
+            wt = window_traces[winner]
+            matrix = span_score_matrix(
+                wt.start_logits, wt.end_logits, wt.allowed_starts, wt.allowed_ends, settings.max_answer_length
+            )
+        return Trace(
+            question=question,
+            context=context,
+            settings=settings,
+            question_tokens=encoding.question_tokens,
+            question_truncated=encoding.question_truncated,
+            paragraph_tokens=len(encoding.context_ids),
+            windows=window_traces,
+            winning_window=winner,
+            span_matrix=matrix,
+        )

@@ -1,0 +1,63 @@
+"""Measure a checkpoint on a data file: EM and F1 (SQuAD v1.1 / CMRC 2018) and the homework's accuracy.
+
+    python -m qa_core.evaluate --data DRCD_dev.json [--checkpoint DIR] [--limit N] [--record]
+
+The last line printed is one JSON object with exact_match, f1, accuracy, n and seconds, so scripts
+can read it with ``tail -n 1``. ``--record`` also stores the result in the checkpoint's
+eval_results.json and refreshes its model card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from . import model_card
+from .data import DataError
+from .metrics import score
+from .predict import add_model_arguments, load_from_args, predict
+
+
+def record(checkpoint: Path, data_file: str, limit: int, result: dict) -> None:
+    """Add this measurement to the checkpoint's eval_results.json and re-render its README."""
+    path = checkpoint / "eval_results.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    key = Path(data_file).name + (f" (first {limit})" if limit else "")
+    results[key] = result
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    model_card.render(checkpoint)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m qa_core.evaluate", description=__doc__.split("\n\n")[0])
+    add_model_arguments(parser)
+    parser.add_argument(
+        "--record", action="store_true", help="Save the result in the checkpoint folder and refresh its model card."
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        engine, examples, settings = load_from_args(args)
+        started = time.perf_counter()
+        predictions = predict(engine, examples, settings)
+        seconds = time.perf_counter() - started
+        scores = score(predictions, examples)
+    except (DataError, FileNotFoundError, ValueError) as error:
+        parser.exit(2, f"error: {error}\n")
+    result = {**asdict(scores), "seconds": round(seconds, 2)}
+    print(
+        f"{args.data}: {scores.n} questions, EM {scores.exact_match:.2f}, F1 {scores.f1:.2f}, "
+        f"strict accuracy {scores.accuracy:.4f}, {seconds:.1f} s ({scores.n / max(seconds, 1e-9):.1f} questions/s)"
+    )
+    if args.record:
+        record(Path(engine.source), args.data, args.limit, result)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,119 @@
+"""The model card (README.md) written beside every trained checkpoint.
+
+It is rebuilt from files in the model folder (training_config.json, learning_curve.jsonl,
+eval_results.json), so figures in the card always come from a recorded measurement.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+from pathlib import Path
+
+import torch
+
+DATA_LICENCES = {
+    "train-v1.1": "SQuAD v1.1, CC BY-SA 4.0 (Rajpurkar et al., 2016)",
+    "DRCD": "DRCD, CC BY-SA 3.0 (Delta Electronics)",
+    "cmrc2018": "CMRC 2018, CC BY-SA 4.0",
+    "hw7": "ML course HW7 files, derived from DRCD (CC BY-SA 3.0)",
+}
+BASE_LICENCES = {
+    "e5": "intfloat/multilingual-e5-small (MIT)",
+    "minilm": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0)",
+}
+
+
+def machine() -> str:
+    """A one-line description of the hardware the run used."""
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)} (CUDA), {os.cpu_count()} CPU cores"
+    return f"CPU only: {os.cpu_count()} cores ({platform.machine()}), torch threads {torch.get_num_threads()}"
+
+
+def write_model_card(
+    folder: Path, *, config: dict, command: list[str], steps: int, seconds: float, final_eval=None
+) -> None:
+    """Record how the model was made, then render the card."""
+    run = {
+        "command": "python -m qa_core.train " + shlex.join(command[1:]),
+        "steps": steps,
+        "seconds": round(seconds),
+        "machine": machine(),
+    }
+    if final_eval is not None:
+        run["eval_slice"] = {"file": config.get("eval"), **final_eval.__dict__}
+    history = _read_json(folder / "training_runs.json", [])
+    (folder / "training_runs.json").write_text(json.dumps([*history, run], indent=2) + "\n")
+    render(folder)
+
+
+def render(folder: Path) -> None:
+    """Rewrite README.md from the JSON records in ``folder``."""
+    config = _read_json(folder / "training_config.json", {})
+    runs = _read_json(folder / "training_runs.json", [])
+    evaluations = _read_json(folder / "eval_results.json", {})
+    curve = [json.loads(line) for line in _lines(folder / "learning_curve.jsonl")]
+    text = "\n".join(
+        [
+            f"# {folder.name.lstrip('.').removesuffix('.tmp')}",
+            "",
+            "An extractive question-answering model: given a question and a paragraph, it scores every token as",
+            "the answer's start and end. Load it with `AutoModelForQuestionAnswering.from_pretrained` and",
+            "`AutoTokenizer.from_pretrained`, or ask it in this project's app.",
+            "",
+            "## Made from",
+            f"- Base encoder: `{config.get('base', '?')}` ({_licence(config.get('base', ''), BASE_LICENCES)})",
+            *[f"- Training data: `{Path(f).name}` ({_licence(f, DATA_LICENCES)})" for f in config.get("train", [])],
+            "- The training data is share-alike licensed; so is this model's use of it.",
+            "",
+            "## Training runs",
+            *[_run_lines(i, r) for i, r in enumerate(runs, 1)],
+            "",
+            "## Evaluation (`python -m qa_core.evaluate`, whole files unless a limit is given)",
+            "| file | questions | EM | F1 | strict accuracy | seconds |",
+            "|---|---|---|---|---|---|",
+            *[
+                f"| `{name}` | {r['n']} | {r['exact_match']:.1f} | {r['f1']:.1f} | {r['accuracy']:.3f} | {r['seconds']:.0f} |"
+                for name, r in evaluations.items()
+            ],
+            "",
+            "## Learning curve (EM/F1 on the first questions of the evaluation file during training)",
+            "| step | windows seen | loss | EM | F1 |",
+            "|---|---|---|---|---|",
+            *[
+                f"| {p['step']} | {p['windows_seen']} | {_num(p.get('loss'))} | {p['exact_match']:.1f} | {p['f1']:.1f} |"
+                for p in curve
+            ],
+            "",
+            "## Settings",
+            "```json",
+            json.dumps(config, indent=2, ensure_ascii=False),
+            "```",
+            "",
+        ]
+    )
+    (folder / "README.md").write_text(text)
+
+
+def _run_lines(i: int, run: dict) -> str:
+    minutes = run["seconds"] / 60
+    return f"{i}. `{run['command']}`: {run['steps']} steps in {minutes:.0f} min on {run['machine']}."
+
+
+def _licence(name: str, table: dict[str, str]) -> str:
+    return next((licence for key, licence in table.items() if key.lower() in name.lower()), "see its source")
+
+
+def _num(value) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def _read_json(path: Path, default):
+    return json.loads(path.read_text()) if path.exists() else default
+
+
+def _lines(path: Path) -> list[str]:
+    return [line for line in path.read_text().splitlines() if line.strip()] if path.exists() else []

@@ -1,0 +1,106 @@
+"""Answer every question of a data file and write SQuAD predictions ``{question_id: answer_text}``.
+
+    python -m qa_core.predict --data DRCD_dev.json --out pred.json [--csv answers.csv]
+
+``--csv`` also writes the homework's ``ID,Answer`` file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .checkpoints import default_checkpoint
+from .data import DataError, Example, load_examples
+from .engine import AnswerSettings, QAEngine
+
+CHUNK = 64  # questions per engine call: windows of neighbouring questions share batches
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by the command-line tools that run a model over a data file."""
+    parser.add_argument("--data", required=True, help="SQuAD JSON or the homework's JSON (.json or .json.gz).")
+    parser.add_argument(
+        "--checkpoint", help="Model folder or hub id (default: the shipped Chinese + English checkpoint)."
+    )
+    parser.add_argument("--limit", type=int, default=0, help="Only the first N questions in file order (0: all).")
+    parser.add_argument("--int8", action="store_true", help="Quantise the linear layers to int8 (faster on CPU).")
+    defaults = AnswerSettings()
+    parser.add_argument("--max-length", type=int, default=defaults.max_length, help="Tokens per window.")
+    parser.add_argument(
+        "--doc-stride", type=int, default=defaults.doc_stride, help="Paragraph tokens shared by consecutive windows."
+    )
+    parser.add_argument(
+        "--max-answer-length", type=int, default=defaults.max_answer_length, help="Longest answer, in tokens."
+    )
+
+
+def load_from_args(args: argparse.Namespace) -> tuple[QAEngine, list[Example], AnswerSettings]:
+    """Engine, questions and settings named on the command line."""
+    examples = load_examples(args.data)
+    if args.limit:
+        examples = examples[: args.limit]
+    engine = QAEngine.load(args.checkpoint or default_checkpoint(), int8=args.int8)
+    settings = AnswerSettings(
+        max_length=args.max_length, doc_stride=args.doc_stride, max_answer_length=args.max_answer_length
+    )
+    return engine, examples, settings
+
+
+def predict(engine: QAEngine, examples: Sequence[Example], settings: AnswerSettings) -> dict[str, str]:
+    """Answer text by question id, with a progress bar on stderr."""
+    predictions: dict[str, str] = {}
+    with tqdm(total=len(examples), unit="q", file=sys.stderr, desc="answering") as bar:
+        for c in range(0, len(examples), CHUNK):
+            chunk = examples[c : c + CHUNK]
+            answers = engine.answer_many([(e.question, e.context) for e in chunk], settings)
+            predictions.update({e.id: a.text for e, a in zip(chunk, answers, strict=True)})
+            bar.update(len(chunk))
+    return predictions
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write to a temporary file beside ``path`` and rename, so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def homework_csv(predictions: dict[str, str]) -> str:
+    """The homework's submission format: a header, then one quoted-as-needed ``ID,Answer`` row per question."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([["ID", "Answer"], *([k, v] for k, v in predictions.items())])
+    return out.getvalue()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m qa_core.predict", description=__doc__.split("\n\n")[0])
+    add_model_arguments(parser)
+    parser.add_argument("--out", required=True, type=Path, help="Where to write the SQuAD predictions JSON.")
+    parser.add_argument("--csv", type=Path, help="Also write the homework's ID,Answer CSV here.")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        engine, examples, settings = load_from_args(args)
+    except (DataError, FileNotFoundError, ValueError) as error:
+        parser.exit(2, f"error: {error}\n")
+    predictions = predict(engine, examples, settings)
+    write_atomically(args.out, json.dumps(predictions, ensure_ascii=False, indent=1) + "\n")
+    if args.csv:
+        write_atomically(args.csv, homework_csv(predictions))
+    print(f"wrote {len(predictions)} answers to {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,301 @@
+"""Fine-tune an encoder for extractive QA on SQuAD-style or homework data, on the transformers Trainer.
+
+    python -m qa_core.train --base e5-small-zh-en --train a.json b.json --eval dev.json --out checkpoints/mine
+
+Because it is the stock Trainer, ``torchrun --nproc_per_node 4 -m qa_core.train ...`` or
+``accelerate launch -m qa_core.train ...`` train on several GPUs unchanged. An interrupted run
+resumes from the last checkpoint in ``--work_dir`` when started again with the same command.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoModelForQuestionAnswering,
+    AutoTokenizer,
+    HfArgumentParser,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+)
+
+from .base_models import resolve_base
+from .checkpoints import replace_dir
+from .data import Example, load_examples
+from .engine import AnswerSettings, QAEngine
+from .metrics import Scores, score
+from .model_card import write_model_card
+from .training_windows import PadCollator, TrainingWindows
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; saved as training_config.json beside the model."""
+
+    base: str = field(metadata={"help": "Base encoder: a known base name (see base_models list), a folder or a hub id."})
+    train: list[str] = field(metadata={"help": "Training files (SQuAD JSON or the homework's JSON, .json or .json.gz)."})
+    out: str = field(metadata={"help": "Folder for the finished model (written atomically)."})
+    eval: str | None = field(default=None, metadata={"help": "File for periodic EM/F1 during training."})
+    work_dir: str | None = field(
+        default=None, metadata={"help": "Trainer checkpoints for resuming (default: runs/<name of --out>)."}
+    )
+    max_length: int = field(default=256, metadata={"help": "Tokens per training window (question + paragraph)."})
+    doc_stride: int = field(default=128, metadata={"help": "Tokens shared by consecutive windows when evaluating."})
+    max_question_length: int = field(default=64, metadata={"help": "Question tokens kept; longer ones are cut."})
+    epochs: float = field(default=1.0, metadata={"help": "Passes over the training questions."})
+    max_steps: int = field(default=-1, metadata={"help": "Optimizer steps; overrides --epochs when > 0."})
+    learning_rate: float = field(default=1e-4, metadata={"help": "Peak learning rate of AdamW."})
+    batch_size: int = field(default=16, metadata={"help": "Windows per step on each device."})
+    grad_accum: int = field(default=1, metadata={"help": "Steps whose gradients are summed before an update."})
+    warmup: float = field(default=0.1, metadata={"help": "Warm-up: a fraction of all steps (< 1) or a step count."})
+    schedule: str = field(
+        default="linear",
+        metadata={"help": "Learning-rate schedule after warm-up.", "choices": ["linear", "constant"]},
+    )
+    placement: str = field(
+        default="random",
+        metadata={
+            "help": "Where the answer sits in its training window: anywhere (random) or the middle (centre, "
+            "as in the homework's sample code).",
+            "choices": ["random", "centre"],
+        },
+    )
+    answerless_rate: float = field(
+        default=0.3, metadata={"help": "Extra windows without the answer, as a share of the questions."}
+    )
+    freeze_embeddings: bool = field(default=True, metadata={"help": "Keep the word embeddings fixed."})
+    freeze_layers: int = field(default=0, metadata={"help": "Keep the embeddings and this many lowest layers fixed."})
+    max_questions: int = field(default=0, metadata={"help": "Use at most this many random questions per file (0: all)."})
+    eval_every: int = field(default=200, metadata={"help": "Steps between EM/F1 measurements."})
+    eval_questions: int = field(default=200, metadata={"help": "Questions of --eval used for each measurement."})
+    save_every: int = field(default=200, metadata={"help": "Steps between resumable checkpoints."})
+    seed: int = field(default=42, metadata={"help": "Seed for sampling, window placement and initialisation."})
+    threads: int = field(default=0, metadata={"help": "CPU threads for torch (0: torch's default)."})
+    save_dtype: str = field(
+        default="float32",
+        metadata={"help": "Precision of the saved weights (float16 halves the file).", "choices": ["float32", "float16"]},
+    )
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """What a UI shows while training runs."""
+
+    step: int
+    max_steps: int
+    loss: float | None
+    learning_rate: float | None
+    elapsed_s: float
+    eta_s: float | None
+    eval: Scores | None = None
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    out: Path
+    steps: int
+    seconds: float
+    final_eval: Scores | None
+    cancelled: bool
+
+
+def run(
+    config: TrainConfig,
+    on_progress: Callable[[TrainProgress], None] | None = None,
+    stop: threading.Event | None = None,
+) -> TrainResult:
+    """Train, then write the model folder atomically; a stopped run leaves ``--out`` untouched."""
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    base = resolve_base(config.base)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForQuestionAnswering.from_pretrained(base, use_safetensors=True)
+    freeze(model, config.freeze_embeddings, config.freeze_layers)
+    examples = read_training_files(config)
+    dataset = TrainingWindows(
+        tokenizer,
+        examples,
+        max_length=config.max_length,
+        max_question_length=config.max_question_length,
+        placement=config.placement,
+        answerless_rate=config.answerless_rate,
+        seed=config.seed,
+    )
+    eval_examples = load_examples(config.eval)[: config.eval_questions] if config.eval else []
+    work_dir = Path(config.work_dir or Path("runs") / Path(config.out).name)
+    log.info("%d questions -> %d training windows; work dir %s", len(examples), len(dataset), work_dir)
+    monitor = Monitor(config, tokenizer, eval_examples, on_progress, stop, work_dir / "learning_curve.jsonl")
+    trainer = Trainer(
+        model=model,
+        args=training_arguments(config, work_dir),
+        train_dataset=dataset,
+        data_collator=PadCollator(tokenizer.pad_token_id, "token_type_ids" in tokenizer.model_input_names),
+        processing_class=tokenizer,
+        callbacks=[monitor],
+    )
+    started = time.time()
+    resume = any(work_dir.glob("checkpoint-*"))
+    trainer.train(resume_from_checkpoint=True if resume else None)
+    seconds = time.time() - started
+    if monitor.cancelled:
+        return TrainResult(Path(config.out), trainer.state.global_step, seconds, None, cancelled=True)
+    final = monitor.measure(trainer.state.global_step) if eval_examples else None
+    save(trainer, config, work_dir, trainer.state.global_step, seconds, final)
+    return TrainResult(Path(config.out), trainer.state.global_step, seconds, final, cancelled=False)
+
+
+def freeze(model: torch.nn.Module, embeddings: bool, layers: int) -> None:
+    """Fix the word embeddings (most of a multilingual model's weights) and optionally the lowest layers.
+
+    Frozen lower layers need no backward pass at all, which is the cheapest speed-up on a CPU.
+    """
+    if embeddings or layers:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    if layers:
+        encoder = model.base_model
+        for p in encoder.embeddings.parameters():
+            p.requires_grad_(False)
+        for layer in encoder.encoder.layer[:layers]:
+            for p in layer.parameters():
+                p.requires_grad_(False)
+
+
+def read_training_files(config: TrainConfig) -> list[Example]:
+    """All questions of the training files (a seeded sample of each if --max_questions is set)."""
+    if config.eval and any(Path(f).resolve() == Path(config.eval).resolve() for f in config.train):
+        raise ValueError(f"{config.eval} is both a training and the evaluation file: keep evaluation data unseen.")
+    rng = random.Random(config.seed)
+    examples: list[Example] = []
+    for path in config.train:
+        loaded = load_examples(path, require_answers=True, fix_offsets_within=2, drop_empty_questions=True)
+        if config.max_questions and len(loaded) > config.max_questions:
+            loaded = rng.sample(loaded, config.max_questions)
+        log.info("%s: %d questions", path, len(loaded))
+        examples.extend(loaded)
+    return examples
+
+
+def training_arguments(config: TrainConfig, work_dir: Path) -> TrainingArguments:
+    return TrainingArguments(
+        output_dir=str(work_dir),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.learning_rate,
+        warmup_steps=config.warmup,
+        lr_scheduler_type="linear" if config.schedule == "linear" else "constant_with_warmup",
+        weight_decay=0.01,
+        seed=config.seed,
+        logging_steps=10,
+        save_steps=config.save_every,
+        save_total_limit=1,
+        report_to="none",
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+    )
+
+
+class Monitor(TrainerCallback):
+    """Reports progress, measures EM/F1 every ``eval_every`` steps, and stops on request."""
+
+    def __init__(self, config, tokenizer, eval_examples, on_progress, stop, curve_path: Path):
+        self.config, self.tokenizer, self.eval_examples = config, tokenizer, eval_examples
+        self.on_progress, self.stop, self.curve_path = on_progress, stop, curve_path
+        self.model = None
+        self.started = time.time()
+        self.cancelled = False
+        self.loss: float | None = None
+        self.lr: float | None = None
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self.model = model
+        self.started = time.time()
+        self.first_step = state.global_step
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = logs or {}
+        self.loss = logs.get("loss", self.loss)
+        self.lr = logs.get("learning_rate", self.lr)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        step = state.global_step
+        measured = self.measure(step) if self.eval_examples and step % self.config.eval_every == 0 else None
+        self._report(step, state.max_steps, measured)
+        if self.stop is not None and self.stop.is_set():
+            self.cancelled = True
+            control.should_training_stop = True
+            control.should_save = False
+
+    def measure(self, step: int) -> Scores:
+        """EM/F1 on the evaluation slice, appended to the learning curve."""
+        engine = QAEngine(self.model, self.tokenizer)
+        settings = AnswerSettings(max_length=384, doc_stride=self.config.doc_stride)
+        answers = engine.answer_many([(e.question, e.context) for e in self.eval_examples], settings)
+        self.model.train()
+        result = score({e.id: a.text for e, a in zip(self.eval_examples, answers, strict=True)}, self.eval_examples)
+        windows = step * self.config.batch_size * self.config.grad_accum
+        point = {"step": step, "windows_seen": windows, "loss": self.loss, **asdict(result)}
+        point["elapsed_s"] = round(time.time() - self.started, 1)
+        self.curve_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.curve_path.open("a") as f:
+            f.write(json.dumps(point) + "\n")
+        log.info("step %d: EM %.1f F1 %.1f on %d questions", step, result.exact_match, result.f1, result.n)
+        return result
+
+    def _report(self, step: int, max_steps: int, measured: Scores | None) -> None:
+        if self.on_progress is None:
+            return
+        elapsed = time.time() - self.started
+        done = step - self.first_step
+        eta = elapsed / done * (max_steps - step) if done else None
+        self.on_progress(TrainProgress(step, max_steps, self.loss, self.lr, elapsed, eta, measured))
+
+
+def save(trainer: Trainer, config: TrainConfig, work_dir: Path, steps: int, seconds: float, final) -> None:
+    """Write model, tokenizer, config, learning curve and model card to a temporary folder, then swap it in."""
+    out = Path(config.out)
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    if config.save_dtype == "float16":
+        trainer.model.half()  # training is over; only the saved copy needs to be small
+    trainer.save_model(str(tmp))
+    (tmp / "training_config.json").write_text(json.dumps(asdict(config), indent=2, ensure_ascii=False) + "\n")
+    curve = work_dir / "learning_curve.jsonl"
+    if curve.exists():
+        shutil.copy(curve, tmp / "learning_curve.jsonl")
+    write_model_card(tmp, config=asdict(config), command=sys.argv, steps=steps, seconds=seconds, final_eval=final)
+    replace_dir(tmp, out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    (config,) = HfArgumentParser(TrainConfig).parse_args_into_dataclasses(args=argv)
+    try:
+        result = run(config)
+    except ValueError as error:
+        log.error("%s", error)
+        return 2
+    log.info("saved %s after %d steps in %.0f s", result.out, result.steps, result.seconds)
+    if result.final_eval:
+        log.info("EM %.1f F1 %.1f", result.final_eval.exact_match, result.final_eval.f1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

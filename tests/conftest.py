@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from tiny_models import make_tiny_bert, make_tiny_unigram_bert  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory) -> Path:
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_unigram_dir(tmp_path_factory) -> Path:
+    return make_tiny_unigram_bert(tmp_path_factory.mktemp("tiny_unigram"))
+
+
+@pytest.fixture(scope="session", params=["wordpiece", "unigram"])
+def tiny_model_dir(request, tiny_bert_dir, tiny_unigram_dir) -> Path:
+    """Both tokenizer families: BERT WordPiece with segments, and XLM-R style SentencePiece."""
+    return tiny_bert_dir if request.param == "wordpiece" else tiny_unigram_dir

@@ -1,0 +1,180 @@
+"""Scores match the official SQuAD v1.1 and CMRC 2018 rules on cases worked out by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa_core.data import Example, GoldAnswer
+from qa_core.metrics import Scores, exact_match, f1, is_chinese, score
+
+ENGLISH_CONTEXT = "The Eiffel Tower is in Paris, France."
+CHINESE_CONTEXT = "臺北是臺灣的首都。"
+
+
+def example(qid: str, *golds: str, context: str = ENGLISH_CONTEXT) -> Example:
+    return Example(qid, "question?", context, tuple(GoldAnswer(g, 0) for g in golds))
+
+
+# --- English (SQuAD v1.1) ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prediction", "gold"),
+    [
+        ("The Eiffel Tower!", "eiffel tower"),  # case, article, punctuation
+        ("an   apple", "Apple."),  # article and extra white space
+        ("Paris, France", "paris france"),
+    ],
+)
+def test_english_exact_match_ignores_case_articles_punctuation_and_spacing(prediction, gold):
+    assert exact_match(prediction, [gold]) == 1.0
+
+
+def test_english_keeps_words_that_merely_contain_articles():
+    # "theatre" and "another" are not the articles "the" and "an".
+    assert exact_match("theatre", ["atre"]) == 0.0
+    assert f1("another theatre", ["theatre"]) == pytest.approx(2 / 3)
+
+
+def test_english_token_f1_with_partial_overlap():
+    # prediction tokens: in paris france europe (4); gold: paris (1); common 1.
+    # precision 1/4, recall 1/1 -> F1 = 2 * 0.25 * 1 / 1.25 = 0.4
+    assert f1("in Paris, France, Europe", ["Paris"]) == pytest.approx(0.4)
+    # prediction: big red dog ("the" dropped); gold: red dog barked; common 2 -> P = R = 2/3 -> F1 = 2/3
+    assert f1("the big red dog", ["red dog barked"]) == pytest.approx(2 / 3)
+
+
+def test_english_token_f1_counts_repeated_tokens_once_per_match():
+    # prediction: paris paris (2); gold: paris (1); common min(2, 1) = 1 -> P 1/2, R 1 -> F1 2/3
+    assert f1("Paris Paris", ["Paris"]) == pytest.approx(2 / 3)
+
+
+def test_max_over_gold_answers():
+    golds = ["Denver Broncos", "the Broncos", "Carolina"]
+
+    assert exact_match("Broncos", golds) == 1.0  # matches "the Broncos"
+    assert f1("Denver", golds) == pytest.approx(2 / 3)  # best: P 1, R 1/2 against "Denver Broncos"
+    assert f1("Miami", golds) == 0.0
+
+
+def test_answers_that_normalise_to_nothing_match_but_score_no_f1_as_officially():
+    assert exact_match("the", ["a"]) == 1.0
+    assert f1("the", ["a"]) == 0.0
+
+
+# --- Chinese (CMRC 2018) -------------------------------------------------------------------------------
+
+
+def test_chinese_exact_match_strips_punctuation_and_all_white_space():
+    assert exact_match("「臺 北」。", ["臺北"]) == 1.0
+    assert exact_match("《紅樓夢》", ["紅樓夢"]) == 1.0
+    assert exact_match("臺北市", ["臺北"]) == 0.0
+
+
+def test_chinese_character_f1_with_punctuation_stripped():
+    # prediction 臺 北 市 (3, brackets and full stop stripped); gold 臺 北 (2); common run 2
+    # P = 2/3, R = 1 -> F1 = 2 * (2/3) / (5/3) = 0.8
+    assert f1("「臺北市」。", ["臺北"]) == pytest.approx(0.8)
+
+
+def test_chinese_f1_counts_the_longest_common_run_not_a_bag_of_characters():
+    # CMRC 2018 takes the longest common contiguous run: 北臺 vs 臺北 share runs of length 1 only.
+    # P = R = 1/2 -> F1 0.5 (a bag-of-characters F1 would give 1.0)
+    assert f1("北臺", ["臺北"]) == pytest.approx(0.5)
+
+
+def test_mixed_text_keeps_latin_and_digit_runs_as_single_tokens():
+    # prediction: 2018 年 nba 總 冠 軍 (6 tokens, lower-cased); gold: nba 總 冠 軍 (4); common run 4
+    # P = 4/6, R = 1 -> F1 = 2 * (2/3) / (5/3) = 0.8
+    assert f1("2018年NBA總冠軍", ["NBA總冠軍"]) == pytest.approx(0.8)
+    # "NB" and "NBA" are different tokens: no partial credit inside a Latin word
+    assert f1("NB", ["NBA總"], chinese=True) == 0.0
+
+
+def test_full_width_symbols_count_as_punctuation():
+    assert exact_match("１０～２０", ["１０２０"], chinese=True) == 1.0
+
+
+def test_is_chinese():
+    assert is_chinese("NBA總冠軍")
+    assert is_chinese("𠀋")  # CJK extension B
+    assert not is_chinese("Paris, France。")  # CJK punctuation alone is not Chinese text
+    assert not is_chinese("")
+
+
+# --- score ---------------------------------------------------------------------------------------------
+
+
+def test_strict_accuracy_differs_from_exact_match():
+    scores = score({"q1": "Paris."}, [example("q1", "Paris")])
+
+    assert scores == Scores(exact_match=100.0, f1=100.0, accuracy=0.0, n=1)
+
+
+def test_strict_accuracy_uses_only_the_first_gold_answer():
+    scores = score({"q1": "Paris"}, [example("q1", "Paris, France", "Paris")])
+
+    assert (scores.exact_match, scores.accuracy) == (100.0, 0.0)
+
+
+def test_score_averages_over_examples():
+    examples = [
+        example("e1", "Paris"),  # exact: EM 1, F1 1, strict 1
+        example("e2", "red dog barked"),  # "the big red dog": EM 0, F1 2/3, strict 0
+        example("e3", "a blue car"),  # "blue": EM 0, F1 2*(1*1/2)/(1+1/2) = 2/3, strict 0
+    ]
+    predictions = {"e1": "Paris", "e2": "the big red dog", "e3": "blue", "extra": "ignored"}
+
+    scores = score(predictions, examples)
+
+    assert scores.n == 3
+    assert scores.exact_match == pytest.approx(100 / 3)
+    assert scores.f1 == pytest.approx(100 * (1 + 2 / 3 + 2 / 3) / 3)
+    assert scores.accuracy == pytest.approx(1 / 3)
+
+
+def test_one_set_of_rules_per_data_set():
+    chinese = [example(f"c{i}", "臺北", context=CHINESE_CONTEXT) for i in range(2)]
+    # In a mostly Chinese set, "臺北市" against "臺北" is character F1 0.8 (2 of 3 and 2 of 2 characters).
+    assert score({"c0": "臺北市", "c1": "臺北"}, chinese).f1 == pytest.approx(100 * (0.8 + 1) / 2)
+    # In a mostly English set the same pair is one whitespace token against another: F1 0.
+    english = [example("e1", "Paris"), example("e2", "Paris"), example("c1", "臺北", context=CHINESE_CONTEXT)]
+    assert score({"e1": "Paris", "e2": "Paris", "c1": "臺北市"}, english).f1 == pytest.approx(100 * 2 / 3)
+
+
+def test_chinese_context_selects_chinese_rules_for_a_latin_answer():
+    # English rules drop the article ("the nba" == "nba"); Chinese rules keep "the" as a token.
+    predictions = {"q": "the NBA"}
+
+    english = score(predictions, [example("q", "NBA")])
+    chinese = score(predictions, [example("q", "NBA", context="他在NBA打球。")])
+
+    assert english.exact_match == 100.0
+    assert chinese.exact_match == 0.0
+    assert chinese.f1 == pytest.approx(100 * 2 / 3)  # the nba vs nba: P 1/2, R 1
+
+
+def test_missing_predictions_are_named():
+    examples = [example(f"q{i}", "Paris") for i in range(8)]
+
+    with pytest.raises(
+        ValueError, match=r"lack 7 of 8 example ids \('q1', 'q2', 'q3', 'q4', 'q5' and 2 more\)"
+    ):
+        score({"q0": "Paris"}, examples)
+
+
+def test_unlabelled_examples_cannot_be_scored():
+    with pytest.raises(ValueError, match=r"1 of 2 examples have no gold answers \(ids 'u1'\)"):
+        score({"q1": "Paris", "u1": "x"}, [example("q1", "Paris"), example("u1")])
+
+
+def test_nothing_to_score():
+    with pytest.raises(ValueError, match="nothing to score"):
+        score({}, [])
+
+
+def test_gold_answers_must_be_a_non_empty_list_of_strings():
+    with pytest.raises(TypeError, match="not one string"):
+        f1("Paris", "Paris")
+    with pytest.raises(ValueError, match="no gold answers"):
+        exact_match("Paris", [])

@@ -6,11 +6,13 @@ renamed into place, so a crash or a cancelled run never leaves a half-written mo
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent / "checkpoints"
+# QA_CHECKPOINTS_DIR points the app and the CLI at another checkpoints folder (tests, a mounted volume).
+ROOT = Path(os.environ.get("QA_CHECKPOINTS_DIR", Path(__file__).resolve().parent.parent / "checkpoints"))
 USER_DIR_NAME = "user"
 DEFAULT_NAME = "e5-small-zh-en-qa"
 ENGLISH_NAME = "minilm-l6-en-qa"
@@ -40,7 +42,7 @@ def available(root: Path = ROOT) -> dict[str, Path]:
     user = root / USER_DIR_NAME
     if user.is_dir():
         for path in sorted(user.iterdir()):
-            if is_model_dir(path):
+            if not path.name.startswith(".") and is_model_dir(path):  # .tmp/.old: writes in progress
                 found[f"{USER_DIR_NAME}/{path.name}"] = path
     return found
 

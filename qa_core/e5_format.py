@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -132,10 +131,6 @@ def parse_e5(data: bytes, path: str = "<memory>") -> E5File:
         )
     pieces = _read_pieces(cur)
     return E5File(path, data, header, pieces, _read_directory(cur))
-
-
-def read_e5(path: str | Path) -> E5File:
-    return parse_e5(Path(path).read_bytes(), str(path))
 
 
 def dequantize_q4_0(raw: bytes | np.ndarray, n_elements: int) -> np.ndarray:

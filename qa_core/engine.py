@@ -120,11 +120,35 @@ def validate_pair(question: str, context: str) -> None:
         raise ValueError("The question is empty: type a question about the paragraph.")
     if not context or not context.strip():
         raise ValueError("The paragraph is empty: paste the text the answer should come from.")
+    for name, text in (("question", question), ("paragraph", context)):
+        _check_encodable(name, text)
     if len(context) > MAX_CONTEXT_CHARS:
         raise ValueError(
             f"The paragraph has {len(context):,} characters; the limit is {MAX_CONTEXT_CHARS:,}. "
             "Paste the part that contains the answer."
         )
+
+
+def _check_safetensors(folder: Path) -> None:
+    """Refuse a local folder whose weights are only a pickle (pytorch_model.bin): loading one can run code."""
+    if folder.is_dir() and not any(folder.glob("*.safetensors")):
+        found = ", ".join(sorted(p.name for p in folder.glob("*.bin"))) or "no weights file"
+        raise FileNotFoundError(
+            f"{folder} has no model.safetensors (found: {found}). The engine loads safetensors weights only, "
+            "because .bin weights are pickles that can run code when loaded. Convert the folder once with "
+            "AutoModelForQuestionAnswering.from_pretrained(folder).save_pretrained(folder) if you trust it."
+        )
+
+
+def _check_encodable(name: str, text: str) -> None:
+    """A lone surrogate (JSON can carry one) is not text; the tokenizer would fail on it with a TypeError."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"The {name} contains U+{ord(text[error.start]):04X} at character {error.start}, half of a "
+            "broken character pair that is not valid text: remove it or paste the text again."
+        ) from None
 
 
 class QAEngine:
@@ -141,9 +165,16 @@ class QAEngine:
 
     @classmethod
     def load(cls, path: str | Path, *, int8: bool = False) -> QAEngine:
-        """Load a Hugging Face question-answering folder or hub id (safetensors weights only)."""
+        """Load a Hugging Face question-answering folder or hub id (safetensors weights only).
+
+        The model always computes in float32, also from a checkpoint saved in float16: half precision on a
+        CPU is slow and loses accuracy, while the smaller file is all that float16 saving is for.
+        """
+        _check_safetensors(Path(path))
         tokenizer = AutoTokenizer.from_pretrained(str(path))
-        model = AutoModelForQuestionAnswering.from_pretrained(str(path), use_safetensors=True)
+        model = AutoModelForQuestionAnswering.from_pretrained(
+            str(path), use_safetensors=True, dtype=torch.float32
+        )
         if int8:
             model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         return cls(model, tokenizer, source=str(path))
@@ -169,6 +200,8 @@ class QAEngine:
     ) -> list[Answer]:
         """Answer many (question, paragraph) pairs: tokenised in one call, windows batched by length."""
         settings = settings or AnswerSettings()
+        if not pairs:  # the tokenizer fails on an empty batch
+            return []
         for question, context in pairs:
             validate_pair(question, context)
         encodings = encode_pairs(
@@ -219,11 +252,13 @@ class QAEngine:
         }
         if self._uses_segments:
             inputs["token_type_ids"] = column([w.token_type_ids for w in batch], 0)
-        output = self.model(**inputs)
+        # a model being trained on a GPU is also measured with this engine (train.Monitor)
+        device = next(self.model.parameters()).device
+        output = self.model(**{name: tensor.to(device) for name, tensor in inputs.items()})
         start = np.full((len(batch), max(len(w.input_ids) for w in batch)), -1e4, dtype=np.float32)
         end = start.copy()
-        start[:, :width] = output.start_logits.float().numpy()
-        end[:, :width] = output.end_logits.float().numpy()
+        start[:, :width] = output.start_logits.float().cpu().numpy()
+        end[:, :width] = output.end_logits.float().cpu().numpy()
         return start, end
 
     def _decide(

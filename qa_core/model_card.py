@@ -34,11 +34,11 @@ def machine() -> str:
 
 
 def write_model_card(
-    folder: Path, *, config: dict, command: list[str], steps: int, seconds: float, final_eval=None
+    folder: Path, *, config: dict, defaults: dict, steps: int, seconds: float, final_eval=None
 ) -> None:
     """Record how the model was made, then render the card."""
     run = {
-        "command": "python -m qa_core.train " + shlex.join(command[1:]),
+        "command": train_command(config, defaults),
         "steps": steps,
         "seconds": round(seconds),
         "machine": machine(),
@@ -48,6 +48,21 @@ def write_model_card(
     history = _read_json(folder / "training_runs.json", [])
     (folder / "training_runs.json").write_text(json.dumps([*history, run], indent=2) + "\n")
     render(folder)
+
+
+def train_command(config: dict, defaults: dict) -> str:
+    """The command line that reproduces a run: every option that differs from its default.
+
+    Rebuilt from the resolved config rather than taken from sys.argv, so a run started from the
+    app records a command that can really be typed.
+    """
+    parts: list[str] = []
+    for key, value in config.items():
+        if key in defaults and value == defaults[key]:
+            continue
+        values = value if isinstance(value, list) else [value]
+        parts += [f"--{key}", *(str(v) for v in values)]
+    return "python -m qa_core.train " + shlex.join(parts)
 
 
 def render(folder: Path) -> None:
@@ -66,7 +81,10 @@ def render(folder: Path) -> None:
             "",
             "## Made from",
             f"- Base encoder: `{config.get('base', '?')}` ({_licence(config.get('base', ''), BASE_LICENCES)})",
-            *[f"- Training data: `{Path(f).name}` ({_licence(f, DATA_LICENCES)})" for f in config.get("train", [])],
+            *[
+                f"- Training data: `{Path(f).name}` ({_licence(f, DATA_LICENCES)})"
+                for f in config.get("train", [])
+            ],
             "- The training data is share-alike licensed; so is this model's use of it.",
             "",
             "## Training runs",

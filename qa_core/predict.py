@@ -92,9 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     try:
         engine, examples, settings = load_from_args(args)
+        predictions = predict(engine, examples, settings)  # settings that cannot cut windows fail here
     except (DataError, FileNotFoundError, ValueError) as error:
         parser.exit(2, f"error: {error}\n")
-    predictions = predict(engine, examples, settings)
     write_atomically(args.out, json.dumps(predictions, ensure_ascii=False, indent=1) + "\n")
     if args.csv:
         write_atomically(args.csv, homework_csv(predictions))

@@ -13,11 +13,10 @@ import json
 import logging
 import random
 import shutil
-import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -45,22 +44,36 @@ log = logging.getLogger(__name__)
 class TrainConfig:
     """Everything that defines a training run; saved as training_config.json beside the model."""
 
-    base: str = field(metadata={"help": "Base encoder: a known base name (see base_models list), a folder or a hub id."})
-    train: list[str] = field(metadata={"help": "Training files (SQuAD JSON or the homework's JSON, .json or .json.gz)."})
+    base: str = field(
+        metadata={"help": "Base encoder: a known base name (see base_models list), a folder or a hub id."}
+    )
+    train: list[str] = field(
+        metadata={"help": "Training files (SQuAD JSON or the homework's JSON, .json or .json.gz)."}
+    )
     out: str = field(metadata={"help": "Folder for the finished model (written atomically)."})
     eval: str | None = field(default=None, metadata={"help": "File for periodic EM/F1 during training."})
     work_dir: str | None = field(
         default=None, metadata={"help": "Trainer checkpoints for resuming (default: runs/<name of --out>)."}
     )
-    max_length: int = field(default=256, metadata={"help": "Tokens per training window (question + paragraph)."})
-    doc_stride: int = field(default=128, metadata={"help": "Tokens shared by consecutive windows when evaluating."})
-    max_question_length: int = field(default=64, metadata={"help": "Question tokens kept; longer ones are cut."})
+    max_length: int = field(
+        default=256, metadata={"help": "Tokens per training window (question + paragraph)."}
+    )
+    doc_stride: int = field(
+        default=128, metadata={"help": "Tokens shared by consecutive windows when evaluating."}
+    )
+    max_question_length: int = field(
+        default=64, metadata={"help": "Question tokens kept; longer ones are cut."}
+    )
     epochs: float = field(default=1.0, metadata={"help": "Passes over the training questions."})
     max_steps: int = field(default=-1, metadata={"help": "Optimizer steps; overrides --epochs when > 0."})
     learning_rate: float = field(default=1e-4, metadata={"help": "Peak learning rate of AdamW."})
     batch_size: int = field(default=16, metadata={"help": "Windows per step on each device."})
-    grad_accum: int = field(default=1, metadata={"help": "Steps whose gradients are summed before an update."})
-    warmup: float = field(default=0.1, metadata={"help": "Warm-up: a fraction of all steps (< 1) or a step count."})
+    grad_accum: int = field(
+        default=1, metadata={"help": "Steps whose gradients are summed before an update."}
+    )
+    warmup: float = field(
+        default=0.1, metadata={"help": "Warm-up: a fraction of all steps (< 1) or a step count."}
+    )
     schedule: str = field(
         default="linear",
         metadata={"help": "Learning-rate schedule after warm-up.", "choices": ["linear", "constant"]},
@@ -77,22 +90,38 @@ class TrainConfig:
         default=0.3, metadata={"help": "Extra windows without the answer, as a share of the questions."}
     )
     freeze_embeddings: bool = field(default=True, metadata={"help": "Keep the word embeddings fixed."})
-    freeze_layers: int = field(default=0, metadata={"help": "Keep the embeddings and this many lowest layers fixed."})
-    max_questions: int = field(default=0, metadata={"help": "Use at most this many random questions per file (0: all)."})
+    freeze_layers: int = field(
+        default=0, metadata={"help": "Keep the embeddings and this many lowest layers fixed."}
+    )
+    max_questions: int = field(
+        default=0, metadata={"help": "Use at most this many random questions per file (0: all)."}
+    )
+    log_every: int = field(default=10, metadata={"help": "Steps between training-loss reports."})
     eval_every: int = field(default=200, metadata={"help": "Steps between EM/F1 measurements."})
-    eval_questions: int = field(default=200, metadata={"help": "Questions of --eval used for each measurement."})
-    save_every: int = field(default=200, metadata={"help": "Steps between resumable checkpoints."})
-    seed: int = field(default=42, metadata={"help": "Seed for sampling, window placement and initialisation."})
+    eval_questions: int = field(
+        default=200, metadata={"help": "Questions of --eval used for each measurement."}
+    )
+    save_every: int = field(default=200, metadata={"help": "Steps between resumable checkpoints (0: none)."})
+    seed: int = field(
+        default=42, metadata={"help": "Seed for sampling, window placement and initialisation."}
+    )
     threads: int = field(default=0, metadata={"help": "CPU threads for torch (0: torch's default)."})
     save_dtype: str = field(
         default="float32",
-        metadata={"help": "Precision of the saved weights (float16 halves the file).", "choices": ["float32", "float16"]},
+        metadata={
+            "help": "Precision of the saved weights (float16 halves the file).",
+            "choices": ["float32", "float16"],
+        },
     )
 
 
 @dataclass(frozen=True)
 class TrainProgress:
-    """What a UI shows while training runs."""
+    """What a UI shows while training runs.
+
+    ``loss`` is the latest logged training loss and ``loss_step`` the step it was logged at: it is
+    logged every ``log_every`` steps, so a loss curve needs both to place its points.
+    """
 
     step: int
     max_steps: int
@@ -101,6 +130,7 @@ class TrainProgress:
     elapsed_s: float
     eta_s: float | None
     eval: Scores | None = None
+    loss_step: int | None = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +153,7 @@ def run(
     torch.manual_seed(config.seed)
     base = resolve_base(config.base)
     tokenizer = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForQuestionAnswering.from_pretrained(base, use_safetensors=True)
+    model = AutoModelForQuestionAnswering.from_pretrained(base, use_safetensors=True, dtype=torch.float32)
     freeze(model, config.freeze_embeddings, config.freeze_layers)
     examples = read_training_files(config)
     dataset = TrainingWindows(
@@ -138,7 +168,8 @@ def run(
     eval_examples = load_examples(config.eval)[: config.eval_questions] if config.eval else []
     work_dir = Path(config.work_dir or Path("runs") / Path(config.out).name)
     log.info("%d questions -> %d training windows; work dir %s", len(examples), len(dataset), work_dir)
-    monitor = Monitor(config, tokenizer, eval_examples, on_progress, stop, work_dir / "learning_curve.jsonl")
+    curve = work_dir / "learning_curve.jsonl"
+    monitor = Monitor(config, tokenizer, eval_examples, on_progress, stop, curve, curve_offset(base))
     trainer = Trainer(
         model=model,
         args=training_arguments(config, work_dir),
@@ -177,7 +208,9 @@ def freeze(model: torch.nn.Module, embeddings: bool, layers: int) -> None:
 def read_training_files(config: TrainConfig) -> list[Example]:
     """All questions of the training files (a seeded sample of each if --max_questions is set)."""
     if config.eval and any(Path(f).resolve() == Path(config.eval).resolve() for f in config.train):
-        raise ValueError(f"{config.eval} is both a training and the evaluation file: keep evaluation data unseen.")
+        raise ValueError(
+            f"{config.eval} is both a training and the evaluation file: keep evaluation data unseen."
+        )
     rng = random.Random(config.seed)
     examples: list[Example] = []
     for path in config.train:
@@ -201,7 +234,8 @@ def training_arguments(config: TrainConfig, work_dir: Path) -> TrainingArguments
         lr_scheduler_type="linear" if config.schedule == "linear" else "constant_with_warmup",
         weight_decay=0.01,
         seed=config.seed,
-        logging_steps=10,
+        logging_steps=config.log_every,
+        save_strategy="steps" if config.save_every > 0 else "no",
         save_steps=config.save_every,
         save_total_limit=1,
         report_to="none",
@@ -214,24 +248,32 @@ def training_arguments(config: TrainConfig, work_dir: Path) -> TrainingArguments
 class Monitor(TrainerCallback):
     """Reports progress, measures EM/F1 every ``eval_every`` steps, and stops on request."""
 
-    def __init__(self, config, tokenizer, eval_examples, on_progress, stop, curve_path: Path):
+    def __init__(
+        self, config, tokenizer, eval_examples, on_progress, stop, curve_path: Path, curve_offset=(0, 0)
+    ):
         self.config, self.tokenizer, self.eval_examples = config, tokenizer, eval_examples
         self.on_progress, self.stop, self.curve_path = on_progress, stop, curve_path
+        self.curve_offset = curve_offset  # (steps, windows) of earlier training of the base model
         self.model = None
         self.started = time.time()
         self.cancelled = False
         self.loss: float | None = None
+        self.loss_step: int | None = None
         self.lr: float | None = None
+        self.measured: tuple[int, Scores] | None = None  # the latest measurement and its step
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         self.model = model
         self.started = time.time()
         self.first_step = state.global_step
+        self._forget_points_after(state.global_step)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
-        self.loss = logs.get("loss", self.loss)
         self.lr = logs.get("learning_rate", self.lr)
+        if "loss" in logs:  # logged after on_step_end, so report it now rather than a step late
+            self.loss, self.loss_step = logs["loss"], state.global_step
+            self._report(state.global_step, state.max_steps, None)
 
     def on_step_end(self, args, state, control, **kwargs):
         step = state.global_step
@@ -243,20 +285,33 @@ class Monitor(TrainerCallback):
             control.should_save = False
 
     def measure(self, step: int) -> Scores:
-        """EM/F1 on the evaluation slice, appended to the learning curve."""
+        """EM/F1 on the evaluation slice, appended to the learning curve (once per step)."""
+        if self.measured is not None and self.measured[0] == step:  # the last step is also an eval step
+            return self.measured[1]
         engine = QAEngine(self.model, self.tokenizer)
         settings = AnswerSettings(max_length=384, doc_stride=self.config.doc_stride)
         answers = engine.answer_many([(e.question, e.context) for e in self.eval_examples], settings)
         self.model.train()
-        result = score({e.id: a.text for e, a in zip(self.eval_examples, answers, strict=True)}, self.eval_examples)
-        windows = step * self.config.batch_size * self.config.grad_accum
-        point = {"step": step, "windows_seen": windows, "loss": self.loss, **asdict(result)}
+        result = score(
+            {e.id: a.text for e, a in zip(self.eval_examples, answers, strict=True)}, self.eval_examples
+        )
+        base_steps, base_windows = self.curve_offset
+        windows = base_windows + step * self.config.batch_size * self.config.grad_accum
+        point = {"step": base_steps + step, "windows_seen": windows, "loss": self.loss, **asdict(result)}
         point["elapsed_s"] = round(time.time() - self.started, 1)
         self.curve_path.parent.mkdir(parents=True, exist_ok=True)
         with self.curve_path.open("a") as f:
             f.write(json.dumps(point) + "\n")
         log.info("step %d: EM %.1f F1 %.1f on %d questions", step, result.exact_match, result.f1, result.n)
+        self.measured = (step, result)
         return result
+
+    def _forget_points_after(self, step: int) -> None:
+        """Drop points measured after the checkpoint a run resumes from: it measures those steps again."""
+        lines = read_text(self.curve_path).splitlines()
+        kept = [line for line in lines if json.loads(line)["step"] <= self.curve_offset[0] + step]
+        if len(kept) < len(lines):
+            self.curve_path.write_text("".join(line + "\n" for line in kept))
 
     def _report(self, step: int, max_steps: int, measured: Scores | None) -> None:
         if self.on_progress is None:
@@ -264,23 +319,55 @@ class Monitor(TrainerCallback):
         elapsed = time.time() - self.started
         done = step - self.first_step
         eta = elapsed / done * (max_steps - step) if done else None
-        self.on_progress(TrainProgress(step, max_steps, self.loss, self.lr, elapsed, eta, measured))
+        progress = TrainProgress(step, max_steps, self.loss, self.lr, elapsed, eta, measured, self.loss_step)
+        self.on_progress(progress)
 
 
 def save(trainer: Trainer, config: TrainConfig, work_dir: Path, steps: int, seconds: float, final) -> None:
-    """Write model, tokenizer, config, learning curve and model card to a temporary folder, then swap it in."""
+    """Write model, tokenizer, config, learning curve and model card to a temporary folder, then swap it in.
+
+    A failure on the way removes the temporary folder, so no half-written model lingers beside the others.
+    """
     out = Path(config.out)
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     if config.save_dtype == "float16":
         trainer.model.half()  # training is over; only the saved copy needs to be small
+    try:
+        write_model_folder(tmp, trainer, config, work_dir, steps, seconds, final)
+        replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_model_folder(
+    tmp: Path, trainer: Trainer, config: TrainConfig, work_dir: Path, steps, seconds, final
+):
     trainer.save_model(str(tmp))
     (tmp / "training_config.json").write_text(json.dumps(asdict(config), indent=2, ensure_ascii=False) + "\n")
-    curve = work_dir / "learning_curve.jsonl"
-    if curve.exists():
-        shutil.copy(curve, tmp / "learning_curve.jsonl")
-    write_model_card(tmp, config=asdict(config), command=sys.argv, steps=steps, seconds=seconds, final_eval=final)
-    replace_dir(tmp, out)
+    base = Path(resolve_base(config.base))
+    earlier_runs = base / "training_runs.json"  # a model trained further keeps the record of how it began
+    if earlier_runs.is_file():
+        shutil.copy(earlier_runs, tmp / "training_runs.json")
+    curve = "".join(read_text(p) for p in (base / "learning_curve.jsonl", work_dir / "learning_curve.jsonl"))
+    if curve:
+        (tmp / "learning_curve.jsonl").write_text(curve)
+    defaults = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
+    write_model_card(
+        tmp, config=asdict(config), defaults=defaults, steps=steps, seconds=seconds, final_eval=final
+    )
+
+
+def read_text(path: Path) -> str:
+    return path.read_text() if path.is_file() else ""
+
+
+def curve_offset(base: str) -> tuple[int, int]:
+    """(step, windows seen) reached by the base model's own training, so a continued run's curve goes on from there."""
+    lines = read_text(Path(base) / "learning_curve.jsonl").splitlines()
+    last = json.loads(lines[-1]) if lines else {}
+    return last.get("step", 0), last.get("windows_seen", 0)
 
 
 def main(argv: list[str] | None = None) -> int:

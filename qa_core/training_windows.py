@@ -55,12 +55,21 @@ class TrainingWindows(torch.utils.data.Dataset):
         self.placement = placement
         self.pad_id = tokenizer.pad_token_id
         self.rng = random.Random(seed)
-        multi = [i for i, p in enumerate(self.pairs) if len(p.encoding.context_ids) > self._room(p)]
-        n_answerless = min(len(multi), round(answerless_rate * len(self.pairs)))
-        self.answerless = random.Random(seed).sample(multi, n_answerless)
+        eligible = [i for i, p in enumerate(self.pairs) if self._answer_free_starts(p)]
+        n_answerless = min(len(eligible), round(answerless_rate * len(self.pairs)))
+        self.answerless = random.Random(seed).sample(eligible, n_answerless)
 
     def _room(self, pair: LabelledPair) -> int:
         return pair.encoding.room_for_context(self.max_length)
+
+    def _answer_free_starts(self, pair: LabelledPair) -> list[range]:
+        """Starts of full windows that hold no answer token: those ending before it, those starting after it.
+
+        A paragraph only a little longer than a window may have none: every window cuts into the answer.
+        """
+        room, n = self._room(pair), len(pair.encoding.context_ids)
+        first, last = pair.answer_tokens
+        return [r for r in (range(0, first - room + 1), range(last + 1, n - room + 1)) if r]
 
     def __len__(self) -> int:
         return len(self.pairs) + len(self.answerless)
@@ -80,12 +89,8 @@ class TrainingWindows(torch.utils.data.Dataset):
 
     def _answerless_item(self, pair: LabelledPair) -> dict[str, list[int] | int]:
         """A window that does not hold the answer; both labels point at position 0 ([CLS] / <s>)."""
-        room, n = self._room(pair), len(pair.encoding.context_ids)
-        first, last = pair.answer_tokens
-        before = list(range(0, max(0, first - room + 1)))  # windows ending before the answer
-        after = list(range(last + 1, max(last + 1, n - room + 1)))  # windows starting after it
-        a = self.rng.choice(before + after) if before or after else 0
-        window = build_window(pair.encoding, 0, a, min(a + room, n), 0, self.pad_id)
+        a = self.rng.choice([start for starts in self._answer_free_starts(pair) for start in starts])
+        window = build_window(pair.encoding, 0, a, a + self._room(pair), 0, self.pad_id)
         return _item(window.input_ids, window.token_type_ids, 0, 0)
 
 

@@ -1,9 +1,16 @@
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
+import torch
+
+# Tiny models gain nothing from threads, and on a busy 2-core machine OpenMP threads that wait for
+# each other turn milliseconds into seconds. Subprocesses (the app under test) inherit the variable.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(1)
 
 sys.path.insert(0, str(Path(__file__).parent))
 

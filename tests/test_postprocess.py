@@ -50,10 +50,15 @@ def _logits(n: int, **peaks: float) -> np.ndarray:
     return logits
 
 
-def _spans(window: Window, start: np.ndarray, end: np.ndarray, rules: SpanRules | None = None) -> list[Span]:
-    rules = rules or SpanRules()
-    allowed = answer_tokens(window, PARAGRAPH)
-    return window_spans(window, start, end, allowed, allowed, rules)
+def _spans(
+    window: Window,
+    start: np.ndarray,
+    end: np.ndarray,
+    rules: SpanRules | None = None,
+    paragraph: str = PARAGRAPH,
+) -> list[Span]:
+    allowed = answer_tokens(window, paragraph)
+    return window_spans(window, start, end, allowed, allowed, rules or SpanRules())
 
 
 def _text(span: Span, paragraph: str = PARAGRAPH) -> str:
@@ -125,25 +130,19 @@ def test_best_span_may_come_from_any_window(tiny_bert_dir: Path, winner: int) ->
     encoding = encode_pairs(tokenizer, ["what flows through paris?"], [LONG], 16)[0]
     windows = make_windows(encoding, WindowSettings(24, 4, 16), tokenizer.pad_token_id)
     assert len(windows) >= 3
+    target = windows[winner].context_start + (windows[winner].doc_end - windows[winner].doc_start) // 2
     spans = []
     for w in windows:
         rng = np.random.default_rng(w.index)
         start, end = rng.normal(size=len(w.input_ids)), rng.normal(size=len(w.input_ids))
-        target = w.context_start + (w.doc_end - w.doc_start) // 2
         if w.index == winner:
             start[target], end[target + 1] = 20.0, 20.0
-        spans += _spans_in(w, start, end)
+        spans += _spans(w, start, end, paragraph=LONG)
     best = best_spans(spans, 5)[0]
-    target = windows[winner].context_start + (windows[winner].doc_end - windows[winner].doc_start) // 2
     assert (best.window, best.start_token, best.end_token) == (winner, target, target + 1)
     offsets = windows[winner].offsets
     assert _text(best, LONG) == LONG[offsets[target][0] : offsets[target + 1][1]]
     assert len(_text(best, LONG).split()) == 2
-
-
-def _spans_in(window: Window, start: np.ndarray, end: np.ndarray) -> list[Span]:
-    allowed = answer_tokens(window, LONG)
-    return window_spans(window, start, end, allowed, allowed, SpanRules())
 
 
 def _span(window: int, start_char: int, end_char: int, score: float) -> Span:

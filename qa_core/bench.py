@@ -1,0 +1,281 @@
+"""Engine against the transformers question-answering pipeline: same checkpoint, same inputs, one run.
+
+    python -m qa_core.bench --setup-baseline          # once: a venv with transformers==4.57.6
+    python -m qa_core.bench [--checkpoint DIR] [--int8] [--questions 500] [--out bench.json]
+
+Measured, interleaved so that machine noise hits both sides alike: (a) latency on a short
+paragraph, (b) latency on a long Chinese paragraph (many windows), (c) throughput over the first
+N questions of DRCD dev and of SQuAD dev, with how often both give the same answer. With
+``--int8`` the engine is measured in float32 and int8, and EM/F1 of every variant is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from .checkpoints import default_checkpoint
+from .data import Example, load_examples
+from .engine import AnswerSettings, QAEngine
+from .metrics import score
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parent.parent
+BASELINE_VENV = REPO / ".cache" / "pipeline-venv"
+BASELINE_PACKAGES = ["torch==2.13.0", "transformers==4.57.6"]
+DEFAULT_DATA = REPO.parent / "shared" / "data"  # the data sets live beside the repository, never inside it
+SETS = {"drcd_dev": Path("drcd/DRCD_dev.json"), "squad_dev": Path("squad/dev-v1.1-no-xquad.json")}
+SHORT_CONTEXT = (
+    "The Thames Barrier is a movable flood defence across the River Thames, east of central London. It was "
+    "completed in 1982 after a long design competition and cost about 535 million pounds. Ten steel gates, "
+    "each as heavy as a small ship, lie flat on the river bed so that boats can pass. When a storm surge is "
+    "forecast, the gates rotate upwards to form a continuous wall that holds back the rising sea. The barrier "
+    "was first used in anger in 1983, and by 2020 it had been closed more than two hundred times. Engineers "
+    "expect it to protect the city until about 2070, when a new barrier may be needed."
+)
+SHORT_QUESTION = "When was the Thames Barrier completed?"
+LONG_CHARS = 3000
+
+
+@dataclass(frozen=True)
+class Latency:
+    median_s: float
+    p95_s: float
+    runs: int
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def latency(times: Sequence[float]) -> Latency:
+    return Latency(statistics.median(times), percentile(times, 0.95), len(times))
+
+
+class Baseline:
+    """The pipeline in a worker process under the baseline virtual environment."""
+
+    def __init__(self, python: Path, checkpoint: str, settings: AnswerSettings, threads: int):
+        worker = Path(__file__).with_name("pipeline_worker.py")
+        self.settings = settings
+        self.process = subprocess.Popen(
+            [str(python), str(worker)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+        self.version = self._send({"checkpoint": checkpoint, "threads": threads})["transformers"]
+
+    def _send(self, message: dict) -> dict:
+        self.process.stdin.write(json.dumps(message, ensure_ascii=False) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the pipeline worker stopped; run it by hand to see why")
+        return json.loads(line)
+
+    def answer(self, pairs: list[tuple[str, str]]) -> tuple[list[dict], float, float]:
+        s = self.settings
+        reply = self._send(
+            {
+                "pairs": pairs,
+                "batch_size": 1,
+                "max_length": s.max_length,
+                "doc_stride": s.doc_stride,
+                "max_answer_length": s.max_answer_length,
+                "max_question_length": s.max_question_length,
+            }
+        )
+        return reply["answers"], reply["seconds"], reply["peak_rss_mb"]
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+def setup_baseline(venv: Path = BASELINE_VENV) -> Path:
+    """Create the baseline's virtual environment once (the app's own requirements stay on transformers 5)."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *BASELINE_PACKAGES], check=True)
+    return python
+
+
+def long_chinese_pair(examples: list[Example]) -> tuple[str, str]:
+    """A ~3,000-character Chinese paragraph: consecutive DRCD dev paragraphs joined, asked the first one's question."""
+    paragraphs: list[str] = []
+    for e in examples:
+        if not paragraphs or paragraphs[-1] != e.context:
+            paragraphs.append(e.context)
+        if sum(map(len, paragraphs)) >= LONG_CHARS:
+            break
+    return examples[0].question, "".join(paragraphs)[:LONG_CHARS]
+
+
+def timed(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def interleaved_latency(engines: dict[str, QAEngine], baseline: Baseline, pair, settings, runs: int) -> dict:
+    """Alternate engine variants and the pipeline on one pair; each gets the same number of warm runs."""
+    times: dict[str, list[float]] = {name: [] for name in [*engines, "pipeline"]}
+    for run in range(runs + 1):  # run 0 warms caches and is dropped
+        for name, engine in engines.items():
+            t = timed(lambda engine=engine: engine.answer(*pair, settings))
+            if run:
+                times[name].append(t)
+        seconds = baseline.answer([pair])[1]
+        if run:
+            times["pipeline"].append(seconds)
+    return {name: asdict(latency(t)) for name, t in times.items()}
+
+
+def throughput(engines: dict[str, QAEngine], baseline: Baseline, examples: list[Example], settings) -> dict:
+    """Questions per second, agreement with the pipeline, EM/F1, for every variant on one data set."""
+    pairs = [(e.question, e.context) for e in examples]
+    result: dict[str, dict] = {}
+    baseline_answers, seconds, _ = baseline.answer(pairs)
+    result["pipeline"] = _scored(examples, [a["text"] for a in baseline_answers], seconds)
+    for name, engine in engines.items():
+        started = time.perf_counter()
+        answers = engine.answer_many(pairs, settings)
+        result[name] = _scored(examples, [a.text for a in answers], time.perf_counter() - started)
+        same = sum(
+            (a.start, a.end) == (b["start"], b["end"]) for a, b in zip(answers, baseline_answers, strict=True)
+        )
+        result[name]["same_answer_as_pipeline"] = same / len(examples)
+        result[name]["speedup_vs_pipeline"] = seconds / result[name]["seconds"]
+    return result
+
+
+def _scored(examples: list[Example], texts: list[str], seconds: float) -> dict:
+    scores = score({e.id: t for e, t in zip(examples, texts, strict=True)}, examples)
+    return {"seconds": seconds, "questions_per_s": len(examples) / seconds, **asdict(scores)}
+
+
+def run(
+    checkpoint: str,
+    int8: bool,
+    questions: int,
+    data_dir: Path,
+    start_baseline: Callable[[str, AnswerSettings, int], Baseline],
+) -> dict:
+    threads = torch.get_num_threads()
+    settings = AnswerSettings()
+    loads = {"fp32": lambda: QAEngine.load(checkpoint)}
+    if int8:
+        loads["int8"] = lambda: QAEngine.load(checkpoint, int8=True)
+    engines, load_s = {}, {}
+    for name, load in loads.items():
+        started = time.perf_counter()
+        engines[name] = load()
+        load_s[name] = time.perf_counter() - started
+    baseline = start_baseline(checkpoint, settings, threads)
+    data = {name: load_examples(data_dir / path)[:questions] for name, path in SETS.items()}
+    report = {
+        "checkpoint": checkpoint,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch threads {threads}",
+        "baseline": f"transformers {baseline.version} question-answering pipeline, batch_size 1",
+        "settings": asdict(settings),
+        "load_s": load_s,
+        "short_latency": interleaved_latency(
+            engines, baseline, (SHORT_QUESTION, SHORT_CONTEXT), settings, 20
+        ),
+        "long_chinese_latency": interleaved_latency(
+            engines, baseline, long_chinese_pair(data["drcd_dev"]), settings, 5
+        ),
+        "throughput": {
+            name: throughput(engines, baseline, examples, settings) for name, examples in data.items()
+        },
+    }
+    report["peak_rss_mb"] = {
+        "engine_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "pipeline_process": baseline.answer([(SHORT_QUESTION, SHORT_CONTEXT)])[2],
+    }
+    baseline.close()
+    return report
+
+
+def summary(report: dict) -> str:
+    lines = [f"checkpoint {report['checkpoint']} on {report['machine']}; baseline: {report['baseline']}"]
+    for key in ("short_latency", "long_chinese_latency"):
+        for name, lat in report[key].items():
+            lines.append(
+                f"{key:22} {name:9} median {lat['median_s'] * 1000:7.1f} ms  p95 {lat['p95_s'] * 1000:7.1f} ms"
+            )
+    for data_name, variants in report["throughput"].items():
+        for name, r in variants.items():
+            extra = (
+                f"  x{r['speedup_vs_pipeline']:.2f} vs pipeline, same answer {100 * r['same_answer_as_pipeline']:.1f}%"
+                if "speedup_vs_pipeline" in r
+                else ""
+            )
+            lines.append(
+                f"{data_name:10} {name:9} {r['questions_per_s']:6.2f} q/s  EM {r['exact_match']:5.1f} "
+                f"F1 {r['f1']:5.1f}{extra}"
+            )
+    lines.append(f"peak memory (MB): {json.dumps(report['peak_rss_mb'])}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m qa_core.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", help="Model folder (default: the shipped default checkpoint).")
+    parser.add_argument(
+        "--int8", action="store_true", help="Also measure the engine with int8 linear layers."
+    )
+    parser.add_argument(
+        "--questions", type=int, default=500, help="Questions from each dev file for throughput."
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("bench.json"), help="Where to write the full report (JSON)."
+    )
+    parser.add_argument(
+        "--baseline-python", type=Path, help="Python with transformers 4.57 (default: the bench venv)."
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA,
+        help="Folder holding drcd/DRCD_dev.json and squad/dev-v1.1-no-xquad.json.",
+    )
+    parser.add_argument("--setup-baseline", action="store_true", help="Create the baseline venv and exit.")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    python = args.baseline_python or setup_baseline()
+    if args.setup_baseline:
+        print(f"baseline python: {python}")
+        return 0
+    report = run(
+        str(args.checkpoint or default_checkpoint()),
+        args.int8,
+        args.questions,
+        args.data_dir,
+        lambda checkpoint, settings, threads: Baseline(python, checkpoint, settings, threads),
+    )
+    args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print(summary(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

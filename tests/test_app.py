@@ -1,0 +1,124 @@
+"""The launched app, driven through its public API with gradio_client, as a client program would use it.
+
+The models are tiny and random, so these tests check the API's contract (keys, offsets that cut the
+answer out of the paragraph, which model answered, readable errors), not the quality of the answers.
+The app runs with QA_ALLOW_TRAINING=0, which the Fine-tune tests rely on and which keeps any test from
+training a model.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from app_server import REPO, make_checkpoints_root, running_app
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+from qa_core import checkpoints
+from qa_core.metrics import f1
+
+EXAMPLES = {
+    e["label"]: e for e in json.loads((REPO / "assets" / "examples.json").read_text(encoding="utf-8"))
+}
+ENGLISH = EXAMPLES["English: the waggle dance"]
+CHINESE = EXAMPLES["繁體中文: 臺北101"]
+REAL_DEFAULT = REPO / "checkpoints" / checkpoints.DEFAULT_NAME
+KEYS = {"answer", "start", "end", "score", "probability", "model"}
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory) -> Client:
+    tmp = tmp_path_factory.mktemp("app")
+    root = make_checkpoints_root(tmp / "checkpoints")
+    with running_app(tmp / "server.log", root, QA_ALLOW_TRAINING="0") as url:
+        yield Client(url, verbose=False)
+
+
+def check_contract(result: dict, context: str, model: str) -> None:
+    assert set(result) == KEYS
+    assert 0 <= result["start"] < result["end"] <= len(context)
+    assert context[result["start"] : result["end"]] == result["answer"]
+    assert result["model"] == model
+    assert 0 < result["probability"] <= 1
+    assert isinstance(result["score"], float)
+
+
+def test_english_question_with_the_english_model(client):
+    result = client.predict(
+        ENGLISH["question"], ENGLISH["context"], checkpoints.ENGLISH_NAME, api_name="/answer"
+    )
+    check_contract(result, ENGLISH["context"], checkpoints.ENGLISH_NAME)
+
+
+def test_chinese_question_with_the_default_model(client):
+    result = client.predict(question=CHINESE["question"], context=CHINESE["context"], api_name="/answer")
+    check_contract(result, CHINESE["context"], checkpoints.DEFAULT_NAME)
+
+
+def test_long_paragraph_is_answered_across_windows(client):
+    long = EXAMPLES["長段落 (3+ windows): 茶的歷史"]
+    result = client.predict(long["question"], long["context"], api_name="/answer")
+    check_contract(result, long["context"], checkpoints.DEFAULT_NAME)
+
+
+def test_blank_question_is_refused_with_a_message(client):
+    with pytest.raises(AppError, match="The question is empty: type a question about the paragraph."):
+        client.predict("   ", CHINESE["context"], api_name="/answer")
+
+
+def test_unknown_model_names_the_models_there_are(client):
+    with pytest.raises(AppError, match=r"no model called 'bert-large'.*e5-small-zh-en-qa, minilm-l6-en-qa"):
+        client.predict(ENGLISH["question"], ENGLISH["context"], "bert-large", api_name="/answer")
+
+
+def test_ask_endpoint_returns_the_highlighted_paragraph(client):
+    segments, summary, nbest, *_ = client.predict(
+        ENGLISH["question"], ENGLISH["context"], checkpoints.ENGLISH_NAME, 384, 128, 30, 5, api_name="/ask"
+    )
+    assert "".join(s["token"] for s in segments) == ENGLISH["context"], segments
+    answers = [s["token"] for s in segments if s["class_or_confidence"] == "answer"]
+    assert len(answers) == 1 and answers[0] in summary
+    assert f"model `{checkpoints.ENGLISH_NAME}`" in summary
+    assert [row[0] for row in nbest["data"]] == [1, 2, 3, 4, 5]
+    assert nbest["data"][0][1] == answers[0]
+
+
+def test_a_cut_question_is_pointed_out(client):
+    question = "what is the capital of france " * 20  # 120 tokens; the model reads at most 64
+    _, summary, *_ = client.predict(
+        question, ENGLISH["context"], checkpoints.ENGLISH_NAME, 384, 128, 30, 5, api_name="/ask"
+    )
+    assert "The question is long: the model read only its first 64 tokens." in summary
+
+
+def test_model_list_holds_the_shipped_models(client):
+    update = client.predict(checkpoints.ENGLISH_NAME, api_name="/models")
+    assert [c[0] for c in update["choices"]] == [checkpoints.DEFAULT_NAME, checkpoints.ENGLISH_NAME]
+    assert update["value"] == checkpoints.ENGLISH_NAME
+
+
+def test_fine_tuning_is_refused_when_switched_off(client):
+    with pytest.raises(AppError, match="Fine-tuning is switched off on this server"):
+        client.predict(
+            "mine", f"{checkpoints.ENGLISH_NAME} (shipped QA model)", None, 4, 0, 1e-4, 8, 256, 64, "random",
+            "linear", api_name="/fine_tune",
+        )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def real_client(tmp_path_factory) -> Client:
+    if not (REAL_DEFAULT / "model.safetensors").is_file():
+        pytest.skip(f"the trained default checkpoint {REAL_DEFAULT.name} is not in checkpoints/")
+    with running_app(tmp_path_factory.mktemp("real_app") / "server.log", REPO / "checkpoints") as url:
+        yield Client(url, verbose=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("label", ["English: the waggle dance", "繁體中文: 臺北101"])
+def test_real_default_model_finds_the_answer(real_client, label):
+    """Judged by answer F1 (as in the benchmarks), so "約660公噸" for "660公噸" still counts."""
+    example = EXAMPLES[label]
+    result = real_client.predict(example["question"], example["context"], api_name="/answer")
+    check_contract(result, example["context"], checkpoints.DEFAULT_NAME)
+    assert f1(result["answer"], [example["answer"]]) >= 0.6, (result["answer"], example["answer"])

@@ -1,0 +1,234 @@
+"""The command-line tools: predict writes answers by id and the homework CSV, evaluate scores and records."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa_core import checkpoints, evaluate, predict
+from qa_core.data import Example, GoldAnswer, load_examples, write_squad
+from qa_core.engine import AnswerSettings, QAEngine
+from qa_core.metrics import score
+
+REPO = Path(__file__).resolve().parent.parent
+ENGLISH = "the eiffel tower, built in paris, is famous; many people visit it every year."
+CHINESE = "台北是臺灣的首都，位於島嶼北部。"
+# A paragraph of one visible token can only be answered with that token, whatever the model's weights.
+ONE_TOKEN = [("paris", "what city?"), ("台", "哪裡？"), (",", "what mark?"), ('"', "which quote?")]
+PREDICT_OPTIONS = ["--data", "--checkpoint", "--limit", "--int8", "--max-length", "--doc-stride"]
+PREDICT_OPTIONS += ["--max-answer-length", "--out", "--csv"]
+EVALUATE_OPTIONS = [*PREDICT_OPTIONS[:-2], "--record"]
+
+
+def _examples() -> list[Example]:
+    mixed = [
+        Example("en-1", "where is the tower?", ENGLISH, (GoldAnswer("paris", ENGLISH.index("paris")),)),
+        Example("zh-1", "臺灣的首都是什麼？", CHINESE, (GoldAnswer("台北", 0),)),
+    ]
+    forced = [
+        Example(f"one-{i}", question, text, (GoldAnswer(text, 0),))
+        for i, (text, question) in enumerate(ONE_TOKEN)
+    ]
+    return [*forced, *mixed]
+
+
+@pytest.fixture
+def squad(tmp_path) -> Path:
+    return write_squad(_examples(), tmp_path / "dev.json")
+
+
+@pytest.fixture
+def hw7(tmp_path) -> Path:
+    """The homework's test-file layout: questions without answers that point at shared paragraphs."""
+    doc = {
+        "questions": [
+            {
+                "id": i,
+                "paragraph_id": p,
+                "question_text": q,
+                "answer_text": None,
+                "answer_start": None,
+                "answer_end": None,
+            }
+            for i, (p, q) in enumerate(
+                [(0, "臺灣的首都是什麼？"), (2, "what mark?"), (1, "where is it?"), (3, "?")]
+            )
+        ],
+        "paragraphs": [CHINESE, ENGLISH, ",", '"'],
+    }
+    path = tmp_path / "hw7_test.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False))
+    return path
+
+
+def _predict(*args: str) -> int:
+    return predict.main([str(a) for a in args])
+
+
+def _evaluate(capsys, *args: str) -> dict:
+    assert evaluate.main([str(a) for a in args]) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+# --- predict --------------------------------------------------------------------------------------
+
+
+def test_predict_writes_the_engines_answers_by_id_in_file_order(tiny_model_dir, squad, tmp_path) -> None:
+    out = tmp_path / "out" / "pred.json"  # a missing folder is created
+    window = ["--max-length", 48, "--doc-stride", 8]
+    assert _predict("--data", squad, "--checkpoint", tiny_model_dir, "--out", out, *window) == 0
+    predictions = json.loads(out.read_text(encoding="utf-8"))
+    examples = load_examples(squad)
+    assert list(predictions) == [e.id for e in examples]
+    answers = QAEngine.load(tiny_model_dir).answer_many(
+        [(e.question, e.context) for e in examples], AnswerSettings(max_length=48, doc_stride=8)
+    )
+    assert list(predictions.values()) == [a.text for a in answers]
+    for text, _ in ONE_TOKEN:
+        assert text in predictions.values()
+    assert '"one-1": "台"' in out.read_text(encoding="utf-8"), "Chinese is written as text, not \\u escapes"
+
+
+def test_predict_writes_the_homework_csv_with_quoting(tiny_bert_dir, hw7, tmp_path) -> None:
+    out, answers_csv = tmp_path / "pred.json", tmp_path / "answers.csv"
+    assert _predict("--data", hw7, "--checkpoint", tiny_bert_dir, "--out", out, "--csv", answers_csv) == 0
+    predictions = json.loads(out.read_text(encoding="utf-8"))
+    assert list(predictions) == ["0", "1", "2", "3"]
+    assert (predictions["1"], predictions["3"]) == (",", '"')
+    text = answers_csv.read_text(encoding="utf-8")
+    assert text.splitlines()[0] == "ID,Answer"
+    assert '\n1,","\n' in text and '\n3,""""\n' in text
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows == [["ID", "Answer"], *([k, v] for k, v in predictions.items())]
+
+
+def test_homework_csv_quotes_what_needs_quoting() -> None:
+    predictions = {"1": "a, b", "2": 'say "hi"', "3": "two\nlines", "4": "台北", "5": ""}
+    text = predict.homework_csv(predictions)
+    assert text == 'ID,Answer\n1,"a, b"\n2,"say ""hi"""\n3,"two\nlines"\n4,台北\n5,\n'
+    assert list(csv.reader(io.StringIO(text)))[1:] == [[k, v] for k, v in predictions.items()]
+
+
+def test_limit_takes_the_first_questions_in_file_order(tiny_bert_dir, squad, tmp_path) -> None:
+    out = tmp_path / "pred.json"
+    assert _predict("--data", squad, "--checkpoint", tiny_bert_dir, "--out", out, "--limit", 3, "--int8") == 0
+    assert list(json.loads(out.read_text())) == ["one-0", "one-1", "one-2"]
+
+
+# --- evaluate -------------------------------------------------------------------------------------
+
+
+def test_evaluate_prints_scores_as_json_on_its_last_line(tiny_bert_dir, squad, capsys) -> None:
+    result = _evaluate(capsys, "--data", squad, "--checkpoint", tiny_bert_dir, "--limit", 2)
+    assert set(result) == {"exact_match", "f1", "accuracy", "n", "seconds"}
+    assert (result["exact_match"], result["f1"], result["accuracy"], result["n"]) == (100.0, 100.0, 1.0, 2)
+    assert result["seconds"] >= 0
+
+
+def test_evaluate_agrees_with_scoring_predicts_output(tiny_unigram_dir, squad, tmp_path, capsys) -> None:
+    out = tmp_path / "pred.json"
+    assert _predict("--data", squad, "--checkpoint", tiny_unigram_dir, "--out", out) == 0
+    expected = score(json.loads(out.read_text()), load_examples(squad))
+    result = _evaluate(capsys, "--data", squad, "--checkpoint", tiny_unigram_dir)
+    assert result["n"] == expected.n == len(_examples())
+    assert result["exact_match"] == pytest.approx(expected.exact_match)
+    assert result["f1"] == pytest.approx(expected.f1)
+    assert result["accuracy"] == pytest.approx(expected.accuracy)
+
+
+def test_evaluate_record_writes_results_and_the_model_card(tiny_bert_dir, squad, tmp_path, capsys) -> None:
+    model = shutil.copytree(tiny_bert_dir, tmp_path / "my-model")
+    first = _evaluate(capsys, "--data", squad, "--checkpoint", model, "--record", "--limit", 2)
+    second = _evaluate(capsys, "--data", squad, "--checkpoint", model, "--record")
+    recorded = json.loads((model / "eval_results.json").read_text())
+    assert recorded == {"dev.json (first 2)": first, "dev.json": second}
+    card = (model / "README.md").read_text()
+    assert card.startswith("# my-model\n")
+    assert "| `dev.json (first 2)` | 2 | 100.0 | 100.0 | 1.000 |" in card
+    assert f"| `dev.json` | {len(_examples())} |" in card
+
+
+# --- refusals -------------------------------------------------------------------------------------
+
+
+def _bad_files(folder: Path) -> dict[str, Path]:
+    files = {
+        "missing": folder / "nowhere.json",
+        "not-json": folder / "broken.json",
+        "bad-answer-end": folder / "hw7_bad.json",
+    }
+    files["not-json"].write_text('{"data": [')
+    question = {"id": 7, "paragraph_id": 0, "question_text": "q?", "answer_text": "台北"}
+    files["bad-answer-end"].write_text(
+        json.dumps({"paragraphs": [CHINESE], "questions": [{**question, "answer_start": 0, "answer_end": 5}]})
+    )
+    return files
+
+
+@pytest.mark.parametrize("kind", ["missing", "not-json", "bad-answer-end"])
+def test_a_bad_data_file_exits_2_naming_the_file_and_writes_nothing(tiny_bert_dir, tmp_path, capsys, kind):
+    data = _bad_files(tmp_path)[kind]
+    out, answers_csv = tmp_path / "pred.json", tmp_path / "answers.csv"
+    for main, extra in [(predict.main, ["--out", out, "--csv", answers_csv]), (evaluate.main, ["--record"])]:
+        model = shutil.copytree(tiny_bert_dir, tmp_path / "model", dirs_exist_ok=True)
+        before = sorted(p.name for p in model.iterdir())
+        with pytest.raises(SystemExit) as exit_:
+            main([str(a) for a in ["--data", data, "--checkpoint", model, *extra]])
+        assert exit_.value.code == 2
+        captured = capsys.readouterr()
+        assert f"error: {data}" in captured.err and captured.out == ""
+        assert not out.exists() and not answers_csv.exists()
+        assert sorted(p.name for p in model.iterdir()) == before
+
+
+def test_settings_that_cannot_cut_windows_exit_2_and_write_nothing(tiny_bert_dir, squad, tmp_path, capsys):
+    out = tmp_path / "pred.json"
+    with pytest.raises(SystemExit) as exit_:
+        _predict("--data", squad, "--checkpoint", tiny_bert_dir, "--out", out, "--max-length", 48)
+    assert exit_.value.code == 2
+    assert "error: doc_stride (128) must be smaller" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_missing_default_checkpoint_exits_2_saying_what_to_do(squad, tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setattr(predict, "default_checkpoint", lambda: checkpoints.default_checkpoint(tmp_path))
+    with pytest.raises(SystemExit) as exit_:
+        predict.main(["--data", str(squad), "--out", str(tmp_path / "pred.json")])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"No default checkpoint in {tmp_path / checkpoints.DEFAULT_NAME}" in err and "--checkpoint" in err
+    assert not (tmp_path / "pred.json").exists()
+
+
+# --- help -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "main, options", [(predict.main, PREDICT_OPTIONS), (evaluate.main, EVALUATE_OPTIONS)]
+)
+def test_help_mentions_every_option(main, options, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    assert [o for o in options if o not in text] == []
+
+
+def test_help_runs_as_a_module() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "qa_core.evaluate", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: python -m qa_core.evaluate")
+    assert "--record" in result.stdout

@@ -1,0 +1,350 @@
+"""The teaching tables and figures show exactly the engine's records: characters, roles, windows and scores."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+from itertools import pairwise
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from qa_core.engine import AnswerSettings, QAEngine
+from qa_core.figures import (
+    EXPLANATIONS,
+    MATRIX_TOKENS,
+    NBEST_COLUMNS,
+    TraceError,
+    answer_doc_tokens,
+    highlight_segments,
+    loss_figure,
+    nbest_table,
+    scores_figure,
+    span_matrix_figure,
+    token_table,
+    windows_figure,
+)
+
+QUESTION = "台北在哪裡？"
+CONTEXT = "台北是臺灣的首都，位於島嶼北部。" * 4 + "The cat sat on the mat in Paris, the capital of France."
+SETTINGS = AnswerSettings(max_length=48, doc_stride=8, max_question_length=16)
+
+
+@pytest.fixture(scope="module")
+def answer(tiny_model_dir):
+    return QAEngine.load(tiny_model_dir).answer(QUESTION, CONTEXT, SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def bert_answer(tiny_bert_dir):
+    return QAEngine.load(tiny_bert_dir).answer(QUESTION, CONTEXT, SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def unigram_answer(tiny_unigram_dir):
+    return QAEngine.load(tiny_unigram_dir).answer(QUESTION, CONTEXT, SETTINGS)
+
+
+def all_figures(answer) -> list[go.Figure]:
+    trace = answer.trace
+    windows = [wt.window for wt in trace.windows]
+    return [
+        windows_figure(windows, trace.paragraph_tokens, answer_doc_tokens(trace), trace.winning_window),
+        scores_figure(trace),
+        span_matrix_figure(trace),
+        loss_figure([(1, 5.9), (2, 5.1), (3, 4.2)]),
+    ]
+
+
+def test_the_traces_have_several_windows_and_padding(answer):
+    trace = answer.trace
+    assert len(trace.windows) >= 3
+    assert answer.text and trace.winning_window is not None
+    assert any(0 in wt.window.attention_mask for wt in trace.windows)
+
+
+# ---------------------------------------------------------------- tables
+
+
+def test_highlight_segments_join_to_the_paragraph_and_mark_the_answer(answer):
+    segments = highlight_segments(answer)
+    assert "".join(text for text, _ in segments) == CONTEXT
+    assert [text for text, label in segments if label == "answer"] == [answer.text]
+    assert all(text for text, _ in segments)
+
+
+def test_highlight_segments_of_no_answer_is_the_plain_paragraph(answer):
+    empty = dataclasses.replace(answer, text="", start=0, end=0, n_best=())
+    assert highlight_segments(empty) == [(CONTEXT, None)]
+
+
+def test_highlight_segments_needs_the_trace(answer):
+    with pytest.raises(TraceError, match="with_trace=True"):
+        highlight_segments(dataclasses.replace(answer, trace=None))
+
+
+def test_nbest_table_lists_the_candidates_best_first(answer):
+    table = nbest_table(answer)
+    assert tuple(table.columns) == NBEST_COLUMNS
+    assert list(table["rank"]) == list(range(1, len(answer.n_best) + 1))
+    assert list(table["answer"]) == [c.text for c in answer.n_best]
+    assert table["answer"][0] == answer.text
+    assert list(table["start"]) == [c.start for c in answer.n_best]
+    assert list(table["window"]) == [c.window for c in answer.n_best]
+    assert list(table["score"]) == sorted(table["score"], reverse=True)
+    for row in table.itertuples():
+        assert CONTEXT[row.start : row.end] == row.answer
+
+
+def test_nbest_table_of_no_candidates_is_empty_with_the_columns(answer):
+    table = nbest_table(dataclasses.replace(answer, n_best=()))
+    assert table.empty and tuple(table.columns) == NBEST_COLUMNS
+
+
+def test_token_table_has_one_row_per_window_token_with_its_characters(answer):
+    trace = answer.trace
+    for index, wt in enumerate(trace.windows):
+        table = token_table(trace, index)
+        w = wt.window
+        assert len(table) == len(w.input_ids)
+        assert list(table["token"]) == list(wt.tokens)
+        assert list(table["input_id"]) == list(w.input_ids)
+        assert list(table["attention_mask"]) == list(w.attention_mask)
+        expected = ["" if o is None else CONTEXT[o[0] : o[1]] for o in w.offsets]
+        assert list(table["characters"]) == expected
+        assert np.allclose(table["start_logit"], wt.start_logits, atol=5e-4)
+        paragraph = table[table["role"] == "paragraph"]
+        assert list(paragraph["position"]) == list(
+            range(w.context_start, w.context_start + w.doc_end - w.doc_start)
+        )
+        assert (table["role"] == "question").sum() == trace.question_tokens
+        padding = table[table["role"] == "padding"]
+        assert list(padding.index) == [p for p, m in enumerate(w.attention_mask) if m == 0]
+
+
+def test_token_table_roles_for_wordpiece_bert(bert_answer):
+    trace = bert_answer.trace
+    for index in range(len(trace.windows)):
+        table = token_table(trace, index)
+        real = table[table["role"] != "padding"]
+        assert set(real[real["role"] == "special"]["token"]) == {"[CLS]", "[SEP]"}
+        assert list(real["token"][:1]) == ["[CLS]"] and list(real["token"][-1:]) == ["[SEP]"]
+        question = table[table["role"] == "question"]
+        assert "".join(question["token"]) == QUESTION
+        assert set(question["token_type_id"]) == {0}
+        assert set(table[table["role"] == "paragraph"]["token_type_id"]) == {1}
+        assert set(table[table["role"] == "padding"]["attention_mask"]) <= {0}
+
+
+def test_token_table_roles_for_xlmr_style_tokenizer(unigram_answer):
+    trace = unigram_answer.trace
+    table = token_table(trace, 0)
+    assert list(table["token"][:1]) == ["<s>"]
+    specials = table[table["role"] == "special"]
+    assert list(specials["token"]) == ["<s>", "</s>", "</s>", "</s>"]
+    first_paragraph = table[table["role"] == "paragraph"].index[0]
+    assert list(table["token"][first_paragraph - 2 : first_paragraph]) == ["</s>", "</s>"]
+    assert set(table["token_type_id"]) == {0}
+    question = table[table["role"] == "question"]
+    assert "".join(question["token"]).lstrip("▁") == QUESTION
+
+
+def test_token_table_refuses_a_window_that_does_not_exist(answer):
+    n = len(answer.trace.windows)
+    with pytest.raises(TraceError, match=f"read in {n} window"):
+        token_table(answer.trace, n)
+
+
+def test_answer_doc_tokens_cover_exactly_the_answer(answer):
+    trace = answer.trace
+    first, last = answer_doc_tokens(trace)
+    w = trace.windows[trace.winning_window].window
+    assert w.doc_start <= first <= last < w.doc_end
+    assert w.offsets[w.context_start + first - w.doc_start][0] == answer.start
+    assert w.offsets[w.context_start + last - w.doc_start][1] == answer.end
+
+
+# ---------------------------------------------------------------- figures
+
+
+def test_windows_figure_has_one_bar_per_window_over_its_paragraph_tokens(answer):
+    trace = answer.trace
+    windows = [wt.window for wt in trace.windows]
+    first, last = answer_doc_tokens(trace)
+    fig = windows_figure(windows, trace.paragraph_tokens, (first, last), trace.winning_window)
+    (bars,) = [t for t in fig.data if t.type == "bar"]
+    assert len(bars.y) == len(windows)
+    assert list(bars.base) == [w.doc_start for w in windows]
+    assert [b + x for b, x in zip(bars.base, bars.x, strict=True)] == [w.doc_end for w in windows]
+    colours = list(bars.marker.color)
+    assert len(set(colours)) == 2 and colours.count(colours[trace.winning_window]) == 1
+    overlaps = [s for s in fig.layout.shapes if s.legendgroup == "overlap"]
+    assert [(s.x0, s.x1) for s in overlaps] == [(b.doc_start, a.doc_end) for a, b in pairwise(windows)]
+    assert {s.x1 - s.x0 for s in overlaps} == {SETTINGS.doc_stride}
+    (marked,) = [s for s in fig.layout.shapes if s.name == "answer"]
+    assert (marked.x0, marked.x1) == (first, last + 1)
+    assert fig.layout.xaxis.range == (0, trace.paragraph_tokens)
+
+
+def test_windows_figure_draws_the_playground_preview_without_an_answer(tiny_bert_dir):
+    engine = QAEngine.load(tiny_bert_dir)
+    windows = engine.preview_windows(QUESTION, CONTEXT, SETTINGS)
+    fig = windows_figure(windows, windows[-1].doc_end)
+    assert len(fig.data[0].base) == len(windows)
+    assert not [s for s in fig.layout.shapes if s.name == "answer"]
+    fig.to_json()
+
+
+def test_scores_figure_holds_every_windows_logits_exactly(answer):
+    trace = answer.trace
+    fig = scores_figure(trace)
+    for wt in trace.windows:
+        real = np.flatnonzero(np.array(wt.window.attention_mask) == 1)
+        for series, logits in (("start", wt.start_logits), ("end", wt.end_logits)):
+            (line,) = [t for t in fig.data if t.meta == {"window": wt.window.index, "series": series}]
+            assert np.array_equal(line.x, real)
+            assert np.array_equal(line.y, logits[real])
+            assert [c[0] for c in line.customdata] == [html.escape(wt.tokens[p], quote=False) for p in real]
+    assert fig.layout[f"yaxis{len(trace.windows)}"].matches == "y"
+
+
+def test_scores_figure_marks_the_chosen_start_and_end_in_the_winning_window(answer):
+    trace = answer.trace
+    best = trace.windows[trace.winning_window].best
+    fig = scores_figure(trace)
+    marks = {t.name: t for t in fig.data if t.name in ("chosen start", "chosen end")}
+    assert list(marks["chosen start"].x) == [best.start_token]
+    assert list(marks["chosen end"].x) == [best.end_token]
+    assert list(marks["chosen start"].y) == [best.start_logit]
+    row = trace.winning_window + 1
+    assert marks["chosen start"].xaxis == ("x" if row == 1 else f"x{row}")
+    titles = [a.text for a in fig.layout.annotations]
+    assert sum("winning window" in t for t in titles) == 1
+
+
+def test_scores_figure_greys_tokens_that_cannot_start_the_answer(bert_answer):
+    trace = bert_answer.trace
+    fig = scores_figure(trace)
+    wt = trace.windows[0]
+    (line,) = [t for t in fig.data if t.meta == {"window": 0, "series": "start"}]
+    grey = [c != line.line.color for c in line.marker.color]
+    assert grey == [not a for a in wt.allowed_starts[line.x]]
+    assert grey[0] and line.customdata[0][1].startswith("special token")
+
+
+def test_scores_figure_shows_xlmr_special_tokens_as_text_not_html(unigram_answer):
+    """Plotly would read a raw ``<s>`` label as strike-through markup and swallow the tokens after it."""
+    fig = scores_figure(unigram_answer.trace)
+    labels = list(fig.layout.xaxis.ticktext)
+    assert labels[0] == "&lt;s&gt;" and labels.count("&lt;/s&gt;") == 3
+    assert not any("<" in label for label in labels)
+
+
+def shown_positions(fig: go.Figure) -> np.ndarray:
+    (heatmap,) = [t for t in fig.data if t.type == "heatmap"]
+    assert np.array_equal(heatmap.x, heatmap.y)
+    return np.asarray(heatmap.x)
+
+
+def test_span_matrix_figure_masks_exactly_the_impossible_spans(answer):
+    trace = answer.trace
+    wt = trace.windows[trace.winning_window]
+    fig = span_matrix_figure(trace)
+    shown = shown_positions(fig)
+    w = wt.window
+    assert list(shown) == list(range(w.context_start, w.context_start + w.doc_end - w.doc_start))
+    z = np.asarray(fig.data[0].z, dtype=float)
+    expected = trace.span_matrix[np.ix_(shown, shown)]
+    assert np.array_equal(np.isnan(z), np.isnan(expected))
+    assert np.array_equal(z[~np.isnan(z)], expected[~np.isnan(expected)])
+    assert np.isnan(z[np.tril_indices_from(z, k=-1)]).all()  # end before start
+    assert list(fig.layout.xaxis.ticktext) == [html.escape(wt.tokens[p], quote=False) for p in shown]
+    (chosen,) = [t for t in fig.data if t.name == "chosen answer"]
+    assert (chosen.x[0], chosen.y[0]) == (wt.best.end_token, wt.best.start_token)
+
+
+@pytest.fixture(scope="module")
+def long_trace(tiny_bert_dir):
+    """A trace whose winning window holds more paragraph tokens than the span matrix shows."""
+    settings = AnswerSettings(max_length=160, doc_stride=16, max_question_length=16)
+    trace = QAEngine.load(tiny_bert_dir).answer(QUESTION, CONTEXT * 3, settings).trace
+    w = trace.windows[trace.winning_window].window
+    assert w.doc_end - w.doc_start > MATRIX_TOKENS
+    return trace
+
+
+def test_span_matrix_figure_of_a_long_window_shows_the_answers_neighbourhood(long_trace):
+    wt = long_trace.windows[long_trace.winning_window]
+    fig = span_matrix_figure(long_trace)
+    shown = shown_positions(fig)
+    assert len(shown) == MATRIX_TOKENS and list(np.diff(shown)) == [1] * (MATRIX_TOKENS - 1)
+    assert shown[0] >= wt.window.context_start and wt.window.offsets[shown[-1]] is not None
+    assert shown[0] <= wt.best.start_token <= wt.best.end_token <= shown[-1]
+    expected = long_trace.span_matrix[np.ix_(shown, shown)]
+    assert np.array_equal(np.isnan(np.asarray(fig.data[0].z, dtype=float)), np.isnan(expected))
+    assert f"showing {MATRIX_TOKENS} of the window's" in fig.layout.title.subtitle.text
+
+
+@pytest.mark.parametrize("place", ["first", "middle", "last"])
+def test_span_matrix_neighbourhood_follows_the_answer(long_trace, place):
+    """Move the winning window's best span to the start, middle or end of the paragraph part."""
+    winner = long_trace.winning_window
+    wt = long_trace.windows[winner]
+    first = wt.window.context_start
+    last = first + wt.window.doc_end - wt.window.doc_start - 1
+    start = {"first": first, "middle": (first + last) // 2 - 1, "last": last - 2}[place]
+    best = dataclasses.replace(wt.best, start_token=start, end_token=start + 2)
+    windows = list(long_trace.windows)
+    windows[winner] = dataclasses.replace(wt, best=best)
+    shown = shown_positions(span_matrix_figure(dataclasses.replace(long_trace, windows=tuple(windows))))
+    assert shown[0] <= start and start + 2 <= shown[-1]
+    expected_edge = {"first": shown[0] == first, "last": shown[-1] == last}
+    assert expected_edge.get(place, abs((shown[0] + shown[-1]) / 2 - (start + 1)) <= 1)
+
+
+def test_span_matrix_figure_without_an_answer_says_so(answer):
+    trace = dataclasses.replace(answer.trace, winning_window=None, span_matrix=np.full((0, 0), np.nan))
+    fig = span_matrix_figure(trace)
+    assert not fig.data
+    assert "no answer" in fig.layout.annotations[0].text
+    assert answer_doc_tokens(trace) is None
+
+
+def test_loss_figure_plots_the_points_and_accepts_none_yet():
+    fig = loss_figure([(10, 5.5), (20, 3.25)])
+    assert list(fig.data[0].x) == [10, 20] and list(fig.data[0].y) == [5.5, 3.25]
+    empty = loss_figure([])
+    assert not empty.data and "No loss yet" in empty.layout.annotations[0].text
+    empty.to_json()
+
+
+def test_figures_serialise(answer):
+    for fig in all_figures(answer):
+        assert fig.to_json()
+
+
+def test_figures_render_to_png(bert_answer, tmp_path):
+    pytest.importorskip("kaleido")
+    for index, fig in enumerate(all_figures(bert_answer)):
+        path = tmp_path / f"figure{index}.png"
+        fig.write_image(path)
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_explanations_cover_the_teaching_view():
+    topics = {
+        "input_ids",
+        "token_type_ids",
+        "attention_mask",
+        "special_tokens",
+        "windows",
+        "scores",
+        "span_matrix",
+    }
+    assert topics | {"answer", "n_best", "loss"} == set(EXPLANATIONS)
+    assert "character offsets" in EXPLANATIONS["answer"]
+    assert "`doc_stride` is the overlap between consecutive windows" in EXPLANATIONS["windows"]
+    assert "</s></s>" in EXPLANATIONS["special_tokens"] and "all 0" in EXPLANATIONS["special_tokens"]
+    assert "start > end" in EXPLANATIONS["span_matrix"]
+    assert "max_answer_length" in EXPLANATIONS["span_matrix"]

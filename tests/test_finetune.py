@@ -1,0 +1,281 @@
+"""Fine-tuning jobs: real (tiny) training runs in the background, refusals, cancel and crash safety."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from qa_core import checkpoints, finetune, train
+from qa_core.data import DataError, Example, GoldAnswer, load_examples
+from qa_core.engine import QAEngine
+from qa_core.finetune import FineTuneJobs, FineTuneRequest, JobStatus
+from qa_core.metrics import is_chinese
+
+TIMEOUT_S = 60
+
+
+@pytest.fixture
+def root(tmp_path) -> Path:
+    return tmp_path / "checkpoints"
+
+
+@pytest.fixture
+def jobs(tmp_path, root, tiny_bert_dir):
+    jobs = FineTuneJobs(root=root, work_root=tmp_path / "work", bases={"tiny model": str(tiny_bert_dir)})
+    yield jobs
+    jobs.cancel()  # never leave a training thread behind a failed test
+    wait_until_done(jobs)
+
+
+def tiny_request(data_file: Path = finetune.SAMPLE_DATA, name: str = "mine", **changes) -> FineTuneRequest:
+    settings = {"max_steps": 3, "batch_size": 2, "max_length": 48, "doc_stride": 16, **changes}
+    return FineTuneRequest(name=name, base="tiny model", data_file=str(data_file), **settings)
+
+
+def wait_until_done(jobs: FineTuneJobs) -> JobStatus:
+    return wait_for(jobs, lambda status: status.state != "running")
+
+
+def wait_for(jobs: FineTuneJobs, condition) -> JobStatus:
+    deadline = time.monotonic() + TIMEOUT_S
+    while not condition(status := jobs.status()):
+        assert time.monotonic() < deadline, f"fine-tuning job stuck: {status}"
+        time.sleep(0.05)
+    return status
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def earlier_checkpoint(root, tiny_bert_dir) -> Path:
+    """A user checkpoint named like the jobs' default, which no failed or cancelled job may touch."""
+    path = checkpoints.user_checkpoint_path("mine", root)
+    shutil.copytree(tiny_bert_dir, path)
+    return path
+
+
+def write_json(path: Path, doc) -> Path:
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+# --- the sample data set ------------------------------------------------------------------------------------
+
+
+def test_sample_data_is_a_small_mixed_language_squad_file():
+    examples = load_examples(finetune.SAMPLE_DATA, require_answers=True)  # strict: every offset exact
+    contexts = list(dict.fromkeys(e.context for e in examples))
+    assert len(contexts) == 8
+    assert sum(is_chinese(c) for c in contexts) == 5
+    assert all(4 <= sum(e.context == c for e in examples) <= 5 for c in contexts)
+    assert finetune.SAMPLE_DATA.stat().st_size < 30_000
+
+
+# --- a job that runs to the end -----------------------------------------------------------------------------
+
+
+def test_job_trains_saves_a_loadable_checkpoint_and_scores_held_out_questions(jobs, root, tmp_path):
+    started = jobs.start(tiny_request())
+    assert (started.state, started.max_steps, started.checkpoint) == ("running", 3, None)
+
+    status = wait_until_done(jobs)
+
+    assert status.state == "finished", status.message
+    assert (status.step, status.max_steps, status.checkpoint) == (3, 3, "user/mine")
+    assert [step for step, _ in status.losses] == [1, 2, 3]
+    assert all(math.isfinite(loss) and loss > 0 for _, loss in status.losses)
+    assert status.scores is not None and status.scores.n == 4  # 10% of the sample's 39 questions
+    assert status.message.startswith("Saved user/mine after 3 steps")
+    assert checkpoints.available(root) == {"user/mine": root / "user" / "mine"}
+    assert sorted(p.name for p in (root / "user").iterdir()) == ["mine"]  # no temporary folder left
+
+    engine = QAEngine.load(root / "user" / "mine")
+    context = "the cat sat on the mat in paris"
+    answer = engine.answer("where did the cat sit", context)
+    assert answer.text and context[answer.start : answer.end] == answer.text
+
+
+def test_job_trains_on_a_split_that_holds_out_whole_questions(jobs, tmp_path):
+    jobs.start(tiny_request(max_steps=1, held_out=0.2))
+    assert wait_until_done(jobs).state == "finished"
+
+    folder = tmp_path / "work" / "mine"
+    training = {e.id for e in load_examples(folder / "train.json")}
+    held_out = {e.id for e in load_examples(folder / "held_out.json")}
+    every = {e.id for e in load_examples(finetune.SAMPLE_DATA)}
+    assert len(held_out) == 8 and training | held_out == every and not training & held_out
+    assert not list(folder.rglob("checkpoint-*"))  # no resumable trainer state piling up on the server
+
+
+def test_split_holds_out_one_to_two_hundred_questions_in_file_order():
+    def questions(n: int) -> list[Example]:
+        return [Example(str(i), "q", "context", (GoldAnswer("c", 0),)) for i in range(n)]
+
+    training, held_out = finetune.split_held_out(questions(4), 0.0, seed=1)
+    assert (len(training), len(held_out)) == (3, 1)
+    training, held_out = finetune.split_held_out(questions(1000), 0.5, seed=1)
+    assert (len(training), len(held_out)) == (800, 200)
+    assert [e.id for e in held_out] == sorted((e.id for e in held_out), key=int)
+    assert finetune.split_held_out(questions(1000), 0.5, seed=1) == (training, held_out)
+
+
+# --- cancel and crashes -------------------------------------------------------------------------------------
+
+
+def test_cancel_stops_the_job_saves_nothing_and_a_second_start_is_refused(jobs, root, earlier_checkpoint):
+    before = digest(earlier_checkpoint)
+    jobs.start(tiny_request(max_steps=10_000))
+    wait_for(jobs, lambda status: status.step >= 1)
+
+    with pytest.raises(ValueError, match="already running .*wait for it to finish or cancel it"):
+        jobs.start(tiny_request(name="other"))
+    assert jobs.cancel().message.startswith("Cancelling")
+    status = wait_until_done(jobs)
+
+    assert status.state == "cancelled"
+    assert status.checkpoint is None and 1 <= status.step < 10_000
+    assert "nothing was saved" in status.message
+    assert sorted(p.name for p in (root / "user").iterdir()) == ["mine"]
+    assert digest(earlier_checkpoint) == before
+
+
+def test_crash_fails_the_job_with_its_message_and_keeps_checkpoints(
+    jobs, root, earlier_checkpoint, monkeypatch, caplog
+):
+    def crash(config, on_progress=None, stop=None):
+        raise RuntimeError("the tokenizer file is damaged")
+
+    monkeypatch.setattr(train, "run", crash)
+    before = digest(earlier_checkpoint)
+
+    jobs.start(tiny_request())
+    status = wait_until_done(jobs)
+
+    assert (status.state, status.message, status.checkpoint) == (
+        "failed",
+        "the tokenizer file is damaged",
+        None,
+    )
+    assert digest(earlier_checkpoint) == before
+    logged = [r for r in caplog.records if r.name == "qa_core.finetune" and r.levelno == logging.ERROR]
+    assert logged and logged[0].exc_info is not None  # the traceback reaches the server log
+
+
+def test_crash_while_saving_leaves_no_half_written_folder(jobs, root, earlier_checkpoint, monkeypatch):
+    def disk_full(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(train, "write_model_card", disk_full)  # after the weights are written
+    before = digest(earlier_checkpoint)
+
+    jobs.start(tiny_request(max_steps=1))
+    status = wait_until_done(jobs)
+
+    assert (status.state, status.message) == ("failed", "No space left on device")
+    assert sorted(p.name for p in (root / "user").iterdir()) == ["mine"]
+    assert digest(earlier_checkpoint) == before
+
+
+# --- refusals before anything starts ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["../x", "a/b", ".hidden", "", checkpoints.DEFAULT_NAME, checkpoints.ENGLISH_NAME]
+)
+def test_unsafe_and_shipped_names_are_refused(jobs, root, name):
+    with pytest.raises(ValueError, match="is not allowed|name of a shipped model"):
+        jobs.start(tiny_request(name=name))
+    assert jobs.status().state == "idle" and not root.exists()
+
+
+def test_upload_over_the_size_limit_is_refused(jobs, tmp_path):
+    big = tmp_path / "big.json"
+    with big.open("wb") as f:
+        f.truncate(finetune.MAX_UPLOAD_BYTES + 1)  # sparse: costs no disk
+    with pytest.raises(DataError, match=r"big\.json is 20\.0 MB, over the 20 MB upload limit"):
+        jobs.start(tiny_request(big))
+
+
+def test_hw7_test_file_without_answers_is_refused(jobs, tmp_path):
+    unanswered = {"paragraph_id": 0, "question_text": "who", "answer_text": None, "answer_start": None}
+    questions = [{"id": i, **unanswered, "answer_end": None} for i in range(5)]
+    hw7_test = write_json(tmp_path / "hw7_test.json", {"questions": questions, "paragraphs": ["台北是首都"]})
+    with pytest.raises(DataError, match="5 questions without answers") as refused:
+        jobs.start(tiny_request(hw7_test))
+    assert "hw7_test.json" in str(refused.value) and "test file without answers" in str(refused.value)
+
+
+def test_file_that_is_not_json_is_refused(jobs, tmp_path):
+    notes = tmp_path / "notes.json"
+    notes.write_text("question,answer\nwho,me\n")
+    with pytest.raises(DataError, match=r"notes\.json is not valid JSON"):
+        jobs.start(tiny_request(notes))
+
+
+def test_missing_file_and_too_few_questions_are_refused(jobs, tmp_path):
+    with pytest.raises(DataError, match=r"gone\.json does not exist"):
+        jobs.start(tiny_request(tmp_path / "gone.json"))
+    qas = [
+        {"id": str(i), "question": "who", "answers": [{"text": "cat", "answer_start": 4}]} for i in range(3)
+    ]
+    three = write_json(
+        tmp_path / "three.json", {"data": [{"paragraphs": [{"context": "the cat", "qas": qas}]}]}
+    )
+    with pytest.raises(DataError, match=r"three\.json holds 3 question\(s\); fine-tuning needs at least 4"):
+        jobs.start(tiny_request(three))
+    with pytest.raises(DataError, match="No data file given"):
+        jobs.start(FineTuneRequest("mine", "tiny model", ""))
+
+
+def test_unknown_base_and_bad_settings_are_refused_with_every_problem(jobs):
+    with pytest.raises(ValueError, match="Unknown base model 'bert-large'; choose one of: tiny model"):
+        jobs.start(FineTuneRequest("mine", "bert-large", str(finetune.SAMPLE_DATA)))
+    bad = tiny_request(max_steps=0, doc_stride=40, placement="middle", held_out=0.9)
+    with pytest.raises(ValueError) as refused:
+        jobs.start(bad)
+    message = str(refused.value)
+    for problem in (
+        "max_steps must be at least 1 when epochs is 0, got 0",
+        "doc_stride must be 0 to half of max_length (24 tokens), got 40",
+        "placement must be random or centre, got 'middle'",
+        "held_out must be a fraction from 0 to 0.5, got 0.9",
+    ):
+        assert problem in message
+    assert jobs.status().state == "idle"
+
+
+@pytest.mark.parametrize("value", ["0", "false", "No"])
+def test_training_can_be_switched_off_by_the_operator(jobs, monkeypatch, value):
+    monkeypatch.setenv("QA_ALLOW_TRAINING", value)
+    assert not finetune.training_allowed()
+    with pytest.raises(ValueError, match=f"switched off on this server \\(QA_ALLOW_TRAINING={value}\\)"):
+        jobs.start(tiny_request())
+    assert jobs.status().state == "idle"
+
+
+@pytest.mark.parametrize("value", [None, "1", "yes"])
+def test_training_is_allowed_unless_switched_off(monkeypatch, value):
+    if value is None:
+        monkeypatch.delenv("QA_ALLOW_TRAINING", raising=False)
+    else:
+        monkeypatch.setenv("QA_ALLOW_TRAINING", value)
+    assert finetune.training_allowed()
+
+
+def test_bases_offer_the_shipped_models_and_the_base_encoders():
+    assert str(checkpoints.ROOT / checkpoints.DEFAULT_NAME) in finetune.BASES.values()
+    assert str(checkpoints.ROOT / checkpoints.ENGLISH_NAME) in finetune.BASES.values()
+    assert {"minilm-l6-en", "e5-small-multilingual"} <= set(finetune.BASES.values())

@@ -1,0 +1,252 @@
+"""Fine-tuning: training windows and their labels, tiny real runs, the saved folder, stop and resume."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import threading
+from dataclasses import asdict, replace
+from functools import cache
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoTokenizer, HfArgumentParser, PreTrainedTokenizerBase
+
+from qa_core.data import Example, GoldAnswer, write_squad
+from qa_core.engine import AnswerSettings, QAEngine
+from qa_core.train import TrainConfig, TrainProgress, run
+from qa_core.training_windows import PadCollator, TrainingWindows
+from qa_core.windows import encode_pairs
+
+QUESTION = "哪裡是答案？"
+FILLER = "台北是臺灣的位於島嶼北部天氣很好"  # no character of the answer 首都
+ANSWER = "首都"
+ENGLISH = "the eiffel tower is in paris. paris is the capital city of france. the seine flows through paris."
+TRAIN = [
+    Example(
+        "en-1", "what is the capital of france?", ENGLISH, (GoldAnswer("paris", ENGLISH.index("paris")),)
+    ),
+    Example("en-2", "what flows through paris?", ENGLISH, (GoldAnswer("seine", ENGLISH.index("seine")),)),
+    Example("zh-1", "臺灣的首都是什麼？", "台北是臺灣的首都，位於島嶼北部。", (GoldAnswer("台北", 0),)),
+    Example("zh-2", "東方明珠塔在哪裡？", "上海東方明珠塔很好。天氣很好。", (GoldAnswer("上海", 0),)),
+]
+SETTINGS = AnswerSettings(max_length=48, doc_stride=8, max_question_length=16)
+
+
+@cache
+def _tokenizer(model_dir: Path) -> PreTrainedTokenizerBase:
+    return AutoTokenizer.from_pretrained(model_dir)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("data")
+    return {
+        "train": write_squad(TRAIN, folder / "train.json"),
+        "dev": write_squad(TRAIN[::2], folder / "dev.json"),
+    }
+
+
+def _config(base: Path, data: dict[str, Path], folder: Path, **changes) -> TrainConfig:
+    tiny = {"max_length": 48, "doc_stride": 8, "max_question_length": 16, "batch_size": 2, "max_steps": 5}
+    quick = {"warmup": 0, "log_every": 1, "save_every": 0}
+    paths = {"train": [str(data["train"])], "out": str(folder / "model"), "work_dir": str(folder / "work")}
+    return TrainConfig(base=str(base), **{**paths, **tiny, **quick, **changes})
+
+
+def _weights(folder: Path) -> dict[str, torch.Tensor]:
+    return load_file(Path(folder) / "model.safetensors")
+
+
+def _curve(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "learning_curve.jsonl").read_text().splitlines()]
+
+
+def _assert_answers_exactly(folder: Path) -> QAEngine:
+    engine = QAEngine.load(folder)
+    for example in TRAIN:
+        answer = engine.answer(example.question, example.context, SETTINGS)
+        assert answer.text and example.context[answer.start : answer.end] == answer.text
+    return engine
+
+
+# --- training windows -----------------------------------------------------------------------------
+
+
+def _chinese_examples(lengths: range) -> list[Example]:
+    """Paragraphs of every length in ``lengths`` with the answer at every position."""
+    examples = []
+    for n in lengths:
+        for at in range(n - len(ANSWER) + 1):
+            text = (FILLER * 4)[:at] + ANSWER + (FILLER * 4)[at : n - len(ANSWER)]
+            examples.append(Example(f"{n}-{at}", QUESTION, text, (GoldAnswer(ANSWER, at),)))
+    return examples
+
+
+def _windows(tokenizer, examples, placement: str = "random", max_length: int = 24) -> TrainingWindows:
+    return TrainingWindows(
+        tokenizer,
+        examples,
+        max_length=max_length,
+        max_question_length=8,
+        placement=placement,
+        answerless_rate=1.0,
+        seed=0,
+    )
+
+
+def _contains(ids: list[int], part: list[int]) -> bool:
+    return any(ids[i : i + len(part)] == part for i in range(len(ids) - len(part) + 1))
+
+
+@pytest.mark.parametrize("placement", ["random", "centre"])
+def test_labels_point_at_the_answer_and_answerless_windows_hold_none_of_it(tiny_model_dir, placement) -> None:
+    tokenizer = _tokenizer(tiny_model_dir)
+    answer_ids = tokenizer(ANSWER, add_special_tokens=False)["input_ids"][-2:]  # without a leading "▁"
+    assert tokenizer.convert_ids_to_tokens(answer_ids) == list(ANSWER)
+    room = encode_pairs(tokenizer, [QUESTION], ["x"], 8)[0].room_for_context(
+        24
+    )  # paragraph tokens per window
+    examples = _chinese_examples(range(room - 3, room + 6))  # around one window's worth: the edge cases
+    dataset = _windows(tokenizer, examples, placement)
+    assert len(dataset.pairs) == len(examples)
+    assert dataset.answerless, "long paragraphs get answerless windows"
+    for _ in range(3):  # placement is drawn again at every read
+        for i in range(len(dataset)):
+            item = dataset[i]
+            ids, start, end = item["input_ids"], item["start_positions"], item["end_positions"]
+            assert len(ids) == len(item["token_type_ids"]) <= 24
+            if i < len(dataset.pairs):
+                assert ids[start : end + 1] == answer_ids
+                assert tokenizer.decode(ids[start : end + 1]).replace(" ", "") == ANSWER
+            else:
+                assert (start, end) == (0, 0)
+                assert not _contains(ids, answer_ids), tokenizer.convert_ids_to_tokens(ids)
+
+
+def test_labels_decode_to_english_answers_and_windows_never_exceed_max_length(tiny_model_dir) -> None:
+    tokenizer = _tokenizer(tiny_model_dir)
+    dataset = _windows(tokenizer, TRAIN, max_length=16)
+    for i in range(len(dataset.pairs)):
+        item = dataset[i]
+        assert len(item["input_ids"]) <= 16
+        start, end = item["start_positions"], item["end_positions"]
+        decoded = tokenizer.decode(item["input_ids"][start : end + 1]).replace(" ", "")
+        assert decoded == TRAIN[i].answers[0].text
+
+
+def test_centre_placement_puts_the_answer_in_the_middle_and_random_moves_it(tiny_bert_dir) -> None:
+    tokenizer = _tokenizer(tiny_bert_dir)
+    examples = [e for e in _chinese_examples(range(60, 61)) if 25 <= e.answers[0].start <= 35]
+    centre, anywhere = _windows(tokenizer, examples, "centre"), _windows(tokenizer, examples, "random")
+    positions = set()
+    for i in range(len(examples)):
+        item = centre[i]
+        before = item["start_positions"] - item["input_ids"].index(tokenizer.sep_token_id) - 1
+        after = len(item["input_ids"]) - 2 - item["end_positions"]
+        assert abs(before - after) <= 1
+        positions |= {anywhere[i]["start_positions"] for _ in range(10)}
+    assert len(positions) > 5
+
+
+def test_collator_pads_to_the_longest_window_with_mask_zero(tiny_model_dir) -> None:
+    tokenizer = _tokenizer(tiny_model_dir)
+    items = [_windows(tokenizer, TRAIN, max_length=32)[i] for i in (0, 2)]
+    uses_segments = "token_type_ids" in tokenizer.model_input_names
+    batch = PadCollator(tokenizer.pad_token_id, uses_segments)(items)
+    width = max(len(it["input_ids"]) for it in items)
+    assert batch["input_ids"].shape == batch["attention_mask"].shape == (2, width)
+    for row, it in enumerate(items):
+        n = len(it["input_ids"])
+        assert batch["input_ids"][row, :n].tolist() == it["input_ids"]
+        assert batch["attention_mask"][row].tolist() == [1] * n + [0] * (width - n)
+        assert (batch["input_ids"][row, n:] == tokenizer.pad_token_id).all()
+    assert ("token_type_ids" in batch) == uses_segments
+    assert batch["start_positions"].tolist() == [it["start_positions"] for it in items]
+
+
+# --- real runs ------------------------------------------------------------------------------------
+
+
+def test_a_short_run_saves_a_complete_folder_that_reloads_and_answers(tiny_bert_dir, data, tmp_path) -> None:
+    config = _config(tiny_bert_dir, data, tmp_path, eval=str(data["dev"]), eval_every=2)
+    progress: list[TrainProgress] = []
+    result = run(config, on_progress=progress.append)
+    assert (result.steps, result.cancelled, result.out) == (5, False, Path(config.out))
+    assert result.final_eval is not None and result.final_eval.n == 2
+    assert sorted({p.step for p in progress}) == [1, 2, 3, 4, 5]
+    assert [p.step for p in progress if p.eval is not None] == [2, 4]
+    assert {p.loss_step for p in progress if p.loss is not None} == {1, 2, 3, 4, 5}
+
+    out = Path(config.out)
+    names = {p.name for p in out.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"} <= names
+    assert {"training_config.json", "README.md", "learning_curve.jsonl", "training_runs.json"} <= names
+    assert not any(name.endswith(".bin") and name != "training_args.bin" for name in names)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [], "no temporary folder left"
+    assert json.loads((out / "training_config.json").read_text()) == asdict(config)
+    assert [point["step"] for point in _curve(out)] == [2, 4, 5]
+
+    card = (out / "README.md").read_text()
+    (command,) = [line for line in card.splitlines() if "python -m qa_core.train" in line]
+    assert ": 5 steps in " in command
+    arguments = shlex.split(command.split("`")[1].removeprefix("python -m qa_core.train"))
+    (parsed,) = HfArgumentParser(TrainConfig).parse_args_into_dataclasses(args=arguments)
+    assert parsed == config, "the recorded command reproduces the run"
+    assert "| 5 | 10 |" in card, "the learning curve's last point: step 5, 10 windows"
+
+    base, trained = _weights(tiny_bert_dir), _weights(out)
+    assert not torch.equal(base["qa_outputs.weight"], trained["qa_outputs.weight"])
+    embeddings = "bert.embeddings.word_embeddings.weight"
+    assert torch.equal(base[embeddings], trained[embeddings]), "word embeddings are frozen by default"
+    _assert_answers_exactly(out)
+
+
+def test_a_stopped_run_writes_nothing_and_the_next_run_resumes(tiny_bert_dir, data, tmp_path) -> None:
+    config = _config(tiny_bert_dir, data, tmp_path, save_every=2, eval=str(data["dev"]), eval_every=1)
+    stop = threading.Event()
+
+    def stop_after_step_2(progress: TrainProgress) -> None:
+        if progress.loss_step == 2:  # step 2 is done; its checkpoint is saved right after this report
+            stop.set()
+
+    stopped = run(config, on_progress=stop_after_step_2, stop=stop)
+    assert (stopped.cancelled, stopped.steps, stopped.final_eval) == (True, 3, None)
+    assert not Path(config.out).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["work"], "no model and no temporary folder"
+    work = Path(config.work_dir)
+    assert sorted(p.name for p in work.glob("checkpoint-*")) == ["checkpoint-2"], "a stop saves nothing"
+    assert [point["step"] for point in _curve(work)] == [1, 2, 3]
+
+    steps: list[int] = []
+    resumed = run(config, on_progress=lambda p: steps.append(p.step))
+    assert (resumed.cancelled, resumed.steps) == (False, 5)
+    assert min(steps) == 3, "training went on from checkpoint-2"
+    assert ": 5 steps in " in (Path(config.out) / "README.md").read_text()
+    assert [point["step"] for point in _curve(Path(config.out))] == [1, 2, 3, 4, 5], "each step measured once"
+    _assert_answers_exactly(Path(config.out))
+
+
+def test_float16_saving_halves_the_file_and_the_engine_still_computes_in_float32(
+    tiny_bert_dir, data, tmp_path
+) -> None:
+    config = _config(tiny_bert_dir, data, tmp_path, save_dtype="float16", placement="centre", max_steps=2)
+    assert run(config).steps == 2
+    out = Path(config.out)
+    assert {t.dtype for t in _weights(out).values()} == {torch.float16}
+    full, half = (Path(f, "model.safetensors").stat().st_size for f in (tiny_bert_dir, out))
+    assert half < 0.6 * full
+    assert not torch.equal(
+        _weights(tiny_bert_dir)["qa_outputs.weight"].half(), _weights(out)["qa_outputs.weight"]
+    )
+    engine = _assert_answers_exactly(out)
+    assert {p.dtype for p in engine.model.parameters()} == {torch.float32}
+
+
+def test_evaluation_data_inside_the_training_data_is_refused(tiny_bert_dir, data, tmp_path) -> None:
+    config = replace(_config(tiny_bert_dir, data, tmp_path), eval=str(data["train"]))
+    with pytest.raises(ValueError, match="both a training and the evaluation file"):
+        run(config)
+    assert not Path(config.out).exists()

@@ -1,0 +1,111 @@
+"""Take the README screenshots: start the app, ask two of its examples, save ask.png and inside.png.
+
+    python tools/screenshots.py                 # the shipped checkpoints, into assets/
+    python tools/screenshots.py --out shots/    # somewhere else
+
+Run it with the real checkpoints: tiny test models give meaningless answers. It needs Chromium
+(``apt-get install chromium``) and CJK fonts (``apt-get install fonts-noto-cjk``), or the Chinese text
+shows as empty boxes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import app  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ASK_EXAMPLE = "繁體中文: 臺北101"
+INSIDE_EXAMPLE = "長段落 (3+ windows): 茶的歷史"  # several windows: the point of the teaching view
+VIEWPORT = {"width": 1280, "height": 900}
+WAIT_MS = 120_000
+
+
+def ask(page: Page, label: str) -> str:
+    """Ask an example on the Ask tab and wait for its answer; returns the question."""
+    example = next(e for e in app.EXAMPLES if e["label"] == label)
+    page.get_by_role("tab", name="Ask").click()
+    before = page.locator("#answer-summary").inner_text()
+    page.locator("#paragraph textarea").fill(example["context"])
+    page.locator("#question textarea").fill(example["question"])
+    page.locator("#ask-button").click()
+    page.wait_for_function(
+        "before => { const s = document.querySelector('#answer-summary')?.innerText; return s && s !== before; }",
+        arg=before,
+    )
+    page.locator("#ask-scores .js-plotly-plot").wait_for()
+    return example["question"]
+
+
+def clip(page: Page, first: str, last: str) -> dict[str, float]:
+    """The page area from the top of element ``first`` to the bottom of element ``last``, full width."""
+    top = page.locator(first).bounding_box()
+    bottom = page.locator(last).bounding_box()
+    return {
+        "x": 0,
+        "y": top["y"] - 16,
+        "width": VIEWPORT["width"],
+        "height": bottom["y"] + bottom["height"] - top["y"] + 32,
+    }
+
+
+def take(url: str, out: Path, chromium: str) -> list[Path]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport=VIEWPORT)
+        page.set_default_timeout(WAIT_MS)
+        page.goto(url)
+
+        ask(page, ASK_EXAMPLE)
+        page.screenshot(path=out / "ask.png", full_page=True, clip=clip(page, "body", "#ask-scores"))
+
+        question = ask(page, INSIDE_EXAMPLE)
+        page.get_by_role("tab", name="Inside the model").click()
+        page.locator("#trace-note").get_by_text(question).wait_for()
+        for plot in ("windows-plot", "scores-plot"):
+            page.locator(f"#{plot} .js-plotly-plot").wait_for()
+        page.screenshot(
+            path=out / "inside.png", full_page=True, clip=clip(page, "#trace-note", "#scores-plot")
+        )
+        browser.close()
+    return [out / "ask.png", out / "inside.png"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--out", type=Path, default=Path(app.__file__).parent / "assets", help="folder for the PNGs"
+    )
+    parser.add_argument("--chromium", default="/usr/bin/chromium", help="the Chromium executable")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    args.out.mkdir(parents=True, exist_ok=True)
+    _, url, _ = app.demo.launch(prevent_thread_lock=True, quiet=True)
+    try:
+        for path in take(url, args.out, args.chromium):
+            log.info("wrote %s", path)
+    finally:
+        app.demo.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

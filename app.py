@@ -8,11 +8,13 @@ fine-tuning runs in ``qa_core.finetune``.
     GRADIO_SERVER_NAME=0.0.0.0 GRADIO_SERVER_PORT=8080 python app.py
     QA_CHECKPOINTS_DIR=/models python app.py          # another checkpoints folder
     QA_ALLOW_TRAINING=0 python app.py                 # a public demo without the Fine-tune tab's training
+    QA_QUEUE_SIZE=8 python app.py                     # turn requests away once 8 wait (default 32)
 """
 
 import json
 import logging
 import math
+import os
 import threading
 from pathlib import Path
 
@@ -25,7 +27,7 @@ EXAMPLES = json.loads((Path(__file__).parent / "assets" / "examples.json").read_
 DEFAULTS = AnswerSettings()
 TRAINING_DEFAULTS = finetune.FineTuneRequest(name="", base="", data_file="")  # read for its default settings
 MAX_LOADED_MODELS = 3  # each multilingual model holds a few hundred MB; older ones are dropped first
-QUEUE_SIZE = 32  # requests waiting beyond this are turned away instead of piling up in memory
+QUEUE_SIZE = int(os.environ.get("QA_QUEUE_SIZE", "32"))  # more waiting are turned away, not kept in memory
 CONCURRENCY = 2  # model runs at once (CPU bound: more would only share the same cores)
 SESSIONS = 200  # browser sessions whose last answer (with its trace, about 1-2 MB) is kept in memory
 SESSION_TTL_S = 3600
@@ -214,17 +216,12 @@ def refresh_models(current: str | None):
     return gr.Dropdown(choices=names, value=current if current in names else default_model())
 
 
-def duration(seconds: float) -> str:
-    minutes, secs = divmod(round(seconds), 60)
-    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
-
-
 def progress_text(status: finetune.JobStatus) -> str:
     """The job's own line for people (step, time left, EM/F1 at the end) under a headline of its state."""
     head = {
         "idle": "",
-        "running": f"**Running** for {duration(status.elapsed_s)}",
-        "finished": f"**Finished** in {duration(status.elapsed_s)}: choose `{status.checkpoint}` in the Ask tab's "
+        "running": f"**Running** for {finetune.format_duration(status.elapsed_s)}",
+        "finished": f"**Finished** in {finetune.format_duration(status.elapsed_s)}: choose `{status.checkpoint}` in the Ask tab's "
         "model picker",
         "cancelled": "**Cancelled**",
         "failed": "**Failed**",
@@ -509,6 +506,8 @@ with gr.Blocks(title="BERT QA Explorer") as demo:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if default_model():  # load the default model while the server starts, so the first answer is quick
+        threading.Thread(target=load_engine, args=(None,), daemon=True).start()
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE).launch(
         max_file_size=finetune.MAX_UPLOAD_BYTES, state_session_capacity=SESSIONS
     )

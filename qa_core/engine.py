@@ -156,7 +156,9 @@ class QAEngine:
 
     def __init__(self, model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, source: str = "model"):
         if not tokenizer.is_fast:
-            raise ValueError(f"{source}: the engine needs a fast tokenizer (tokenizer.json) for character offsets.")
+            raise ValueError(
+                f"{source}: the engine needs a fast tokenizer (tokenizer.json) for character offsets."
+            )
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.source = source  # the folder or hub id it came from
@@ -183,7 +185,9 @@ class QAEngine:
         """Answer one question, with the full trace."""
         return self.answer_many([(question, context)], settings, with_trace=True)[0]
 
-    def preview_windows(self, question: str, context: str, settings: AnswerSettings | None = None) -> list[Window]:
+    def preview_windows(
+        self, question: str, context: str, settings: AnswerSettings | None = None
+    ) -> list[Window]:
         """The windows a question would be read in, without running the model (for the windowing playground)."""
         settings = settings or AnswerSettings()
         validate_pair(question, context)
@@ -285,15 +289,28 @@ class QAEngine:
         probs = probabilities(ranked)
         n_best = tuple(
             Candidate(
-                context[s.start_char : s.end_char], s.start_char, s.end_char, s.score, float(p),
-                s.window, s.start_token, s.end_token,
+                context[s.start_char : s.end_char],
+                s.start_char,
+                s.end_char,
+                s.score,
+                float(p),
+                s.window,
+                s.start_token,
+                s.end_token,
             )
             for s, p in zip(ranked, probs, strict=True)
         )
         top = n_best[0] if n_best else Candidate("", 0, 0, -math.inf, 0.0, -1, -1, -1)
         trace = self._trace(question, context, encoding, traces, top, settings) if with_trace else None
         return Answer(
-            top.text, top.start, top.end, top.score, top.probability, n_best, encoding.question_truncated, trace
+            top.text,
+            top.start,
+            top.end,
+            top.score,
+            top.probability,
+            n_best,
+            encoding.question_truncated,
+            trace,
         )
 
     def _trace(self, question, context, encoding, traces, top: Candidate, settings: AnswerSettings) -> Trace:

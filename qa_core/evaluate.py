@@ -36,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qa_core.evaluate", description=__doc__.split("\n\n")[0])
     add_model_arguments(parser)
     parser.add_argument(
-        "--record", action="store_true", help="Save the result in the checkpoint folder and refresh its model card."
+        "--record",
+        action="store_true",
+        help="Save the result in the checkpoint folder and refresh its model card.",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -54,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         f"strict accuracy {scores.accuracy:.4f}, {seconds:.1f} s ({scores.n / max(seconds, 1e-9):.1f} questions/s)"
     )
     if args.record:
+        if not Path(engine.source).is_dir():
+            parser.exit(2, f"error: --record needs a local checkpoint folder, not {engine.source!r}\n")
         record(Path(engine.source), args.data, args.limit, result)
     print(json.dumps(result))
     return 0

@@ -268,8 +268,14 @@ def _with_new_loss(
     return (*losses, (step, float(progress.loss)))
 
 
+def format_duration(seconds: float) -> str:
+    """'4 min 05 s' rather than '245 s': how people read time left."""
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
 def _progress_line(progress: train.TrainProgress) -> str:
-    left = f", about {progress.eta_s:.0f} s left" if progress.eta_s is not None else ""
+    left = f", about {format_duration(progress.eta_s)} left" if progress.eta_s is not None else ""
     return f"Training: step {progress.step} of {progress.max_steps}{left}."
 
 

@@ -20,6 +20,7 @@ DATA_LICENCES = {
     "cmrc2018": "CMRC 2018, CC BY-SA 4.0",
     "hw7": "ML course HW7 files, derived from DRCD (CC BY-SA 3.0)",
 }
+NOTES = "model_card_notes.md"  # hand-written observations, kept across re-renders
 BASE_LICENCES = {
     "e5": "intfloat/multilingual-e5-small (MIT)",
     "minilm": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0)",
@@ -71,6 +72,7 @@ def render(folder: Path) -> None:
     runs = _read_json(folder / "training_runs.json", [])
     evaluations = _read_json(folder / "eval_results.json", {})
     curve = [json.loads(line) for line in _lines(folder / "learning_curve.jsonl")]
+    notes = (folder / NOTES).read_text().strip() if (folder / NOTES).is_file() else ""
     text = "\n".join(
         [
             f"# {folder.name.lstrip('.').removesuffix('.tmp')}",
@@ -106,6 +108,7 @@ def render(folder: Path) -> None:
                 for p in curve
             ],
             "",
+            *(["## Notes", notes, ""] if notes else []),
             "## Settings",
             "```json",
             json.dumps(config, indent=2, ensure_ascii=False),

@@ -35,6 +35,9 @@ def main() -> None:
                 max_answer_len=request["max_answer_length"],
                 max_question_len=request["max_question_length"],
                 top_k=1,
+                # The default (True) widens a span to whole "words", and a Chinese sentence without
+                # spaces is one word to XLM-R's pre-tokenizer: answers would be whole sentences.
+                align_to_words=False,
             )
         seconds = time.perf_counter() - started
         outputs = outputs if isinstance(outputs, list) else [outputs]

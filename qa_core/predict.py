@@ -28,16 +28,25 @@ CHUNK = 64  # questions per engine call: windows of neighbouring questions share
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by the command-line tools that run a model over a data file."""
-    parser.add_argument("--data", required=True, help="SQuAD JSON or the homework's JSON (.json or .json.gz).")
+    parser.add_argument(
+        "--data", required=True, help="SQuAD JSON or the homework's JSON (.json or .json.gz)."
+    )
     parser.add_argument(
         "--checkpoint", help="Model folder or hub id (default: the shipped Chinese + English checkpoint)."
     )
-    parser.add_argument("--limit", type=int, default=0, help="Only the first N questions in file order (0: all).")
-    parser.add_argument("--int8", action="store_true", help="Quantise the linear layers to int8 (faster on CPU).")
+    parser.add_argument(
+        "--limit", type=int, default=0, help="Only the first N questions in file order (0: all)."
+    )
+    parser.add_argument(
+        "--int8", action="store_true", help="Quantise the linear layers to int8 (faster on CPU)."
+    )
     defaults = AnswerSettings()
     parser.add_argument("--max-length", type=int, default=defaults.max_length, help="Tokens per window.")
     parser.add_argument(
-        "--doc-stride", type=int, default=defaults.doc_stride, help="Paragraph tokens shared by consecutive windows."
+        "--doc-stride",
+        type=int,
+        default=defaults.doc_stride,
+        help="Paragraph tokens shared by consecutive windows.",
     )
     parser.add_argument(
         "--max-answer-length", type=int, default=defaults.max_answer_length, help="Longest answer, in tokens."
@@ -79,7 +88,9 @@ def write_atomically(path: Path, text: str) -> None:
 def homework_csv(predictions: dict[str, str]) -> str:
     """The homework's submission format: a header, then one quoted-as-needed ``ID,Answer`` row per question."""
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows([["ID", "Answer"], *([k, v] for k, v in predictions.items())])
+    csv.writer(out, lineterminator="\n").writerows(
+        [["ID", "Answer"], *([k, v] for k, v in predictions.items())]
+    )
     return out.getvalue()
 
 

@@ -345,6 +345,9 @@ def write_model_folder(
     tmp: Path, trainer: Trainer, config: TrainConfig, work_dir: Path, steps, seconds, final
 ):
     trainer.save_model(str(tmp))
+    (tmp / "training_args.bin").unlink(
+        missing_ok=True
+    )  # a pickle; training_config.json records the run instead
     (tmp / "training_config.json").write_text(json.dumps(asdict(config), indent=2, ensure_ascii=False) + "\n")
     base = Path(resolve_base(config.base))
     earlier_runs = base / "training_runs.json"  # a model trained further keeps the record of how it began

@@ -9,6 +9,7 @@ character offsets and the same code builds inference windows and training window
 from __future__ import annotations
 
 import random
+import unicodedata
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Literal
@@ -114,10 +115,10 @@ def encode_pairs(
         return_attention_mask=False,
         verbose=False,
     )
-    return [_split_pair(batch, i, max_question_length) for i in range(len(questions))]
+    return [_split_pair(batch, i, contexts[i], max_question_length) for i in range(len(questions))]
 
 
-def _split_pair(batch, i: int, max_question_length: int) -> PairEncoding:
+def _split_pair(batch, i: int, paragraph: str, max_question_length: int) -> PairEncoding:
     ids = batch["input_ids"][i]
     type_ids = batch["token_type_ids"][i] if "token_type_ids" in batch else [0] * len(ids)
     offsets = batch["offset_mapping"][i]
@@ -134,7 +135,7 @@ def _split_pair(batch, i: int, max_question_length: int) -> PairEncoding:
         prefix_type_ids=tuple(type_ids[t] for t in prefix),
         context_ids=tuple(ids[first : last + 1]),
         context_type_ids=tuple(type_ids[first : last + 1]),
-        context_offsets=_own_offsets(offsets[first : last + 1]),
+        context_offsets=_with_marks(_own_offsets(offsets[first : last + 1]), paragraph),
         suffix_ids=tuple(ids[last + 1 :]),
         suffix_type_ids=tuple(type_ids[last + 1 :]),
         question_tokens=len(question) - len(dropped),
@@ -153,6 +154,30 @@ def _own_offsets(offsets: list[Offset]) -> tuple[Offset, ...]:
     spans = [(a, b) for a, b in offsets]
     own = [(a, a) if a == next_a else (a, b) for (a, b), (next_a, _) in pairwise(spans)]
     return tuple(own + spans[-1:])
+
+
+def _joins_previous(char: str) -> bool:
+    """Characters that belong to the character before them: combining accents, ZWJ, variation selectors, skin tones."""
+    return (
+        unicodedata.category(char) in ("Mn", "Me", "Mc")
+        or char in "\u200d\ufe0e\ufe0f"
+        or ("\U0001f3fb" <= char <= "\U0001f3ff")
+    )
+
+
+def _with_marks(offsets: tuple[Offset, ...], paragraph: str) -> tuple[Offset, ...]:
+    """Extend each token over the marks that follow it and that no token covers.
+
+    BERT's WordPiece drops combining accents ("cafe\u0301" is read as "cafe"), so without this an
+    answer ending on that token would lose its accent; the same holds for emoji modifiers.
+    """
+    next_starts = [a for a, _ in offsets[1:]] + [len(paragraph)]
+    out = []
+    for (a, b), limit in zip(offsets, next_starts, strict=True):
+        while b < limit and b > a and _joins_previous(paragraph[b]):
+            b += 1
+        out.append((a, b))
+    return tuple(out)
 
 
 def window_starts(n_tokens: int, room: int, doc_stride: int) -> list[int]:

@@ -56,7 +56,9 @@ def _save_model(tokenizer, out_dir: Path, *, hidden: int, layers: int, seed: int
 
 def make_tiny_bert(out_dir: Path, *, hidden: int = 32, layers: int = 2, seed: int = 0) -> Path:
     """A WordPiece BERT with [CLS]/[SEP] and segment ids 0/1, like bert-base-chinese."""
-    return _save_model(BertTokenizer(vocab=wordpiece_vocab()), Path(out_dir), hidden=hidden, layers=layers, seed=seed)
+    return _save_model(
+        BertTokenizer(vocab=wordpiece_vocab()), Path(out_dir), hidden=hidden, layers=layers, seed=seed
+    )
 
 
 def make_tiny_unigram_bert(out_dir: Path, *, hidden: int = 32, layers: int = 2, seed: int = 0) -> Path:

@@ -7,22 +7,12 @@ Needs the Debian ``chromium`` package (Playwright drives it; no browser download
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from app_server import REPO, make_checkpoints_root, running_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tools.app_process import CHROMIUM, CHROMIUM_ARGS
+
 WAIT_MS = 120_000  # the first question also loads the model
 EXAMPLE = json.loads((REPO / "assets" / "examples.json").read_text(encoding="utf-8"))[0]
 

@@ -22,6 +22,18 @@ REPO = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 180
 POLL_S = 0.2  # short, because the load test counts the wait in its cold-start time
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never via a proxy
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package, driven by Playwright: no browser download
+# Without the networking flags Chromium keeps dialling Google's hosts, which a closed network refuses.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @dataclass(frozen=True)

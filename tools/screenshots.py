@@ -20,19 +20,10 @@ from playwright.sync_api import Page, sync_playwright
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import app  # noqa: E402
+from tools.app_process import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ASK_EXAMPLE = "繁體中文: 臺北101"
 INSIDE_EXAMPLE = "長段落 (3+ windows): 茶的歷史"  # several windows: the point of the teaching view
 VIEWPORT = {"width": 1280, "height": 900}
@@ -94,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=Path(app.__file__).parent / "assets", help="folder for the PNGs"
     )
-    parser.add_argument("--chromium", default="/usr/bin/chromium", help="the Chromium executable")
+    parser.add_argument("--chromium", default=str(CHROMIUM), help="the Chromium executable")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)

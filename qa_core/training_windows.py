@@ -82,7 +82,7 @@ class TrainingWindows(torch.utils.data.Dataset):
     def _answer_item(self, pair: LabelledPair) -> dict[str, list[int] | int]:
         a, b = answer_window(pair.encoding, pair.answer_tokens, self.max_length, self.placement, self.rng)
         first, last = pair.answer_tokens
-        window = build_window(pair.encoding, 0, a, b, 0, self.pad_id)  # unpadded: the collator pads
+        window = build_window(pair.encoding, 0, a, b, pad_id=self.pad_id)
         start = window.context_start + first - a if a <= first < b else 0
         end = window.context_start + last - a if a <= last < b else 0
         return _item(window.input_ids, window.token_type_ids, start if end else 0, end if start else 0)
@@ -90,7 +90,7 @@ class TrainingWindows(torch.utils.data.Dataset):
     def _answerless_item(self, pair: LabelledPair) -> dict[str, list[int] | int]:
         """A window that does not hold the answer; both labels point at position 0 ([CLS] / <s>)."""
         a = self.rng.choice([start for starts in self._answer_free_starts(pair) for start in starts])
-        window = build_window(pair.encoding, 0, a, a + self._room(pair), 0, self.pad_id)
+        window = build_window(pair.encoding, 0, a, a + self._room(pair), pad_id=self.pad_id)
         return _item(window.input_ids, window.token_type_ids, 0, 0)
 
 

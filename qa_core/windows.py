@@ -198,14 +198,17 @@ def window_starts(n_tokens: int, room: int, doc_stride: int) -> list[int]:
 
 
 def build_window(
-    encoding: PairEncoding, index: int, doc_start: int, doc_end: int, length: int, pad_id: int
+    encoding: PairEncoding, index: int, doc_start: int, doc_end: int, *, pad_id: int, length: int = 0
 ) -> Window:
-    """Assemble ``prefix + context[doc_start:doc_end] + suffix`` padded with mask 0 up to ``length``."""
+    """Assemble ``prefix + context[doc_start:doc_end] + suffix``, padded with mask 0 up to ``length``.
+
+    ``length`` 0 (training) leaves the window unpadded: the batch collator pads it.
+    """
     ids = encoding.prefix_ids + encoding.context_ids[doc_start:doc_end] + encoding.suffix_ids
     type_ids = (
         encoding.prefix_type_ids + encoding.context_type_ids[doc_start:doc_end] + encoding.suffix_type_ids
     )
-    n_prefix, n_context, n_pad = len(encoding.prefix_ids), doc_end - doc_start, length - len(ids)
+    n_prefix, n_context, n_pad = len(encoding.prefix_ids), doc_end - doc_start, max(0, length - len(ids))
     offsets = (
         (None,) * n_prefix
         + encoding.context_offsets[doc_start:doc_end]
@@ -229,7 +232,7 @@ def make_windows(encoding: PairEncoding, settings: WindowSettings, pad_id: int) 
     n = len(encoding.context_ids)
     spans = [(s, min(s + room, n)) for s in window_starts(n, room, settings.doc_stride)]
     length = len(encoding.prefix_ids) + len(encoding.suffix_ids) + max(b - a for a, b in spans)
-    return [build_window(encoding, i, a, b, length, pad_id) for i, (a, b) in enumerate(spans)]
+    return [build_window(encoding, i, a, b, pad_id=pad_id, length=length) for i, (a, b) in enumerate(spans)]
 
 
 def answer_window(

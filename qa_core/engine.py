@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer, PreTrainedTokenizerBase
 
+from .int8 import CALIBRATION_PAIRS
+from .int8 import quantize as int8_quantize
 from .postprocess import (
     Span,
     SpanRules,
@@ -24,6 +26,7 @@ from .postprocess import (
     best_spans,
     probabilities,
     span_score_matrix,
+    start_tokens,
     window_spans,
 )
 from .windows import PairEncoding, Window, WindowSettings, encode_pairs, make_windows, max_context_mask
@@ -45,6 +48,9 @@ class AnswerSettings:
     n_best: int = 10
     top_k: int = 20
     use_max_context: bool = True
+    window_scores: str = (
+        "logits"  # "softmax": compare windows by per-window probabilities, as the pipeline does
+    )
 
     def __post_init__(self) -> None:
         self.windows, self.spans  # noqa: B018 - build both once so bad values fail here, not mid-answer
@@ -55,7 +61,9 @@ class AnswerSettings:
 
     @property
     def spans(self) -> SpanRules:
-        return SpanRules(self.max_answer_length, self.top_k, self.n_best, self.use_max_context)
+        return SpanRules(
+            self.max_answer_length, self.top_k, self.n_best, self.use_max_context, self.window_scores
+        )
 
 
 @dataclass(frozen=True)
@@ -177,9 +185,10 @@ class QAEngine:
         model = AutoModelForQuestionAnswering.from_pretrained(
             str(path), use_safetensors=True, dtype=torch.float32
         )
+        engine = cls(model, tokenizer, source=str(path))
         if int8:
-            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-        return cls(model, tokenizer, source=str(path))
+            engine.model = int8_quantize(model, lambda: engine.answer_many(CALIBRATION_PAIRS))
+        return engine
 
     def answer(self, question: str, context: str, settings: AnswerSettings | None = None) -> Answer:
         """Answer one question, with the full trace."""
@@ -281,7 +290,9 @@ class QAEngine:
         traces, spans = [], []
         for window, (start, end), mc in zip(windows, logits, max_context, strict=True):
             allowed_ends = answer_tokens(window, context)
-            allowed_starts = allowed_ends & np.array(mc) if mc is not None else allowed_ends
+            allowed_starts = start_tokens(window, context)
+            if mc is not None:
+                allowed_starts &= np.array(mc)
             found = window_spans(window, start, end, allowed_starts, allowed_ends, rules)
             spans.extend(found)
             traces.append((window, start, end, allowed_starts, allowed_ends, best_spans(found, 1)))

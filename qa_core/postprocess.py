@@ -13,6 +13,8 @@ import numpy as np
 
 from .windows import Window
 
+WINDOW_SCORES = ("logits", "softmax")
+
 
 @dataclass(frozen=True)
 class SpanRules:
@@ -22,11 +24,16 @@ class SpanRules:
     top_k: int = 20  # best starts x best ends examined per window
     n_best: int = 10  # spans returned over all windows
     use_max_context: bool = True  # a start counts only in the window where it has most context
+    window_scores: str = "logits"  # how spans of different windows compare: "logits" or "softmax"
 
     def __post_init__(self) -> None:
         for name in ("max_answer_length", "top_k", "n_best"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
+        if self.window_scores not in WINDOW_SCORES:
+            raise ValueError(
+                f"window_scores must be one of {', '.join(WINDOW_SCORES)}, got {self.window_scores!r}."
+            )
 
 
 @dataclass(frozen=True)
@@ -40,22 +47,43 @@ class Span:
     end_char: int  # exclusive
     start_logit: float
     end_logit: float
+    normaliser: float = 0.0  # the window's log-partition when windows are compared by probabilities
 
     @property
     def score(self) -> float:
-        """BERT's span score: start logit + end logit (a log-probability up to a constant)."""
-        return self.start_logit + self.end_logit
+        """BERT's span score: start logit + end logit, a log-probability up to the window's normaliser.
+
+        With the default normaliser 0 the raw scores of all windows are compared (BERT's run_squad).
+        With ``window_scores="softmax"`` it is ``log p_start + log p_end`` within its own window (the
+        transformers pipeline), where a window without the answer can look confident only because its
+        probabilities must sum to one.
+        """
+        return self.start_logit + self.end_logit - self.normaliser
 
 
 def answer_tokens(window: Window, context: str) -> np.ndarray:
-    """Tokens that may start or end an answer: paragraph tokens covering visible text.
+    """Tokens that may end an answer: paragraph tokens covering visible text.
 
     Excludes the question, special and padding tokens (offset None) and tokens that cover no
-    character or only white space (a lone SentencePiece "▁"), so an answer never starts or ends
-    in the middle of nothing.
+    character or only white space (a lone SentencePiece "▁"), so an answer never ends in the middle
+    of nothing or takes in trailing white space.
     """
     return np.array(
         [o is not None and context[o[0] : o[1]].strip() != "" for o in window.offsets], dtype=bool
+    )
+
+
+def start_tokens(window: Window, context: str) -> np.ndarray:
+    """Tokens that may start an answer: the answer tokens, and a lone "▁" right before visible text.
+
+    SentencePiece writes " 1985" as "▁" + "1985", and the model often puts its start score on the
+    "▁". That token covers no character, so a span starting there begins where the next token begins:
+    the same answer text, with the evidence the model gave. (The transformers pipeline reads such a
+    token as the next character and so allows it too.)
+    """
+    return np.array(
+        [o is not None and context[o[0] : max(o[1], o[0] + 1)].strip() != "" for o in window.offsets],
+        dtype=bool,
     )
 
 
@@ -74,6 +102,9 @@ def window_spans(
     """
     starts = _top_k(start_logits, allowed_starts, rules.top_k)
     ends = _top_k(end_logits, allowed_ends, rules.top_k)
+    normaliser = (
+        window_normaliser(window, start_logits, end_logits) if rules.window_scores == "softmax" else 0.0
+    )
     return [
         Span(
             window=window.index,
@@ -83,11 +114,28 @@ def window_spans(
             end_char=window.offsets[e][1],
             start_logit=float(start_logits[s]),
             end_logit=float(end_logits[e]),
+            normaliser=normaliser,
         )
         for s in starts
         for e in ends
         if s <= e < s + rules.max_answer_length
     ]
+
+
+def window_normaliser(window: Window, start_logits: np.ndarray, end_logits: np.ndarray) -> float:
+    """``log Σ exp`` of the start and of the end logits over the window's paragraph tokens and its first token.
+
+    Subtracted from a span's score, it turns start + end logits into ``log p_start + log p_end`` of a
+    softmax within the window; like the transformers pipeline, the first token ([CLS]) takes part.
+    """
+    keep = np.array([o is not None for o in window.offsets], dtype=bool)
+    keep[0] = True
+    return float(_log_sum_exp(start_logits[keep]) + _log_sum_exp(end_logits[keep]))
+
+
+def _log_sum_exp(values: np.ndarray) -> float:
+    top = values.max()
+    return float(top + np.log(np.exp(values - top).sum()))
 
 
 def _top_k(logits: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:

@@ -76,11 +76,14 @@ def test_run_reports_latency_throughput_and_memory_for_every_variant(tiny_bert_d
 
     assert set(report) == {
         "checkpoint", "machine", "baseline", "settings", "load_s",
-        "short_latency", "long_chinese_latency", "throughput", "peak_rss_mb",
+        "short_latency", "long_chinese_paragraph", "long_chinese_latency", "throughput", "peak_rss_mb",
     }  # fmt: skip
+    long = report["long_chinese_paragraph"]
+    assert long["windows"] >= 1 and long["tokens"] > long["windows"]
     assert report["checkpoint"] == str(tiny_bert_dir)
     assert report["baseline"] == "transformers engine-as-baseline question-answering pipeline, batch_size 1"
-    assert report["settings"] == asdict(AnswerSettings())
+    assert report["settings"] == asdict(bench.PIPELINE_RULES)
+    assert report["settings"]["window_scores"] == "softmax" and not report["settings"]["use_max_context"]
     assert set(report["load_s"]) == {"fp32", "int8"}
     for key, runs in (("short_latency", 20), ("long_chinese_latency", 5)):
         assert set(report[key]) == {"fp32", "int8", "pipeline"}
@@ -89,9 +92,9 @@ def test_run_reports_latency_throughput_and_memory_for_every_variant(tiny_bert_d
             assert 0 < latency["median_s"] <= latency["p95_s"]
     assert set(report["throughput"]) == {"drcd_dev", "squad_dev"}
     for variants in report["throughput"].values():
-        assert set(variants) == {"pipeline", "fp32", "int8"}
+        assert set(variants) == {"pipeline", "fp32", "int8", "fp32_default_rules"}
         assert set(variants["pipeline"]) == SCORE_KEYS and variants["pipeline"]["n"] == 2
-        for name in ("fp32", "int8"):
+        for name in ("fp32", "int8", "fp32_default_rules"):
             assert set(variants[name]) == SCORE_KEYS | {"same_answer_as_pipeline", "speedup_vs_pipeline"}
             assert variants[name]["n"] == 2 and variants[name]["speedup_vs_pipeline"] > 0
         assert variants["fp32"]["same_answer_as_pipeline"] == 1.0, "the stand-in is the same fp32 engine"
@@ -100,12 +103,13 @@ def test_run_reports_latency_throughput_and_memory_for_every_variant(tiny_bert_d
     json.dumps(report)  # the report is written as JSON
 
     (baseline,) = baselines
-    assert baseline.closed and baseline.settings == AnswerSettings()
+    assert baseline.closed and baseline.settings == bench.PIPELINE_RULES
     assert baseline.calls[-3:-1] == [2, 2], "throughput asks the baseline for each set's questions at once"
 
     text = bench.summary(report)
     assert text.startswith(f"checkpoint {tiny_bert_dir} on ")
-    assert len(text.splitlines()) == 1 + 2 * 3 + 2 * 3 + 1
+    assert len(text.splitlines()) == 1 + 1 + 2 * 3 + 2 * 4 + 2
+    assert "fp32*" in text
     assert "vs pipeline, same answer 100.0%" in text
     assert elapsed < 30, "the benchmark of a tiny model on tiny files takes seconds"
 

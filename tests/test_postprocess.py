@@ -15,6 +15,7 @@ from qa_core.postprocess import (
     best_spans,
     probabilities,
     span_score_matrix,
+    start_tokens,
     window_spans,
 )
 from qa_core.windows import Window, WindowSettings, encode_pairs, make_windows
@@ -95,25 +96,34 @@ def test_question_special_and_padding_tokens_are_never_part_of_a_span() -> None:
     assert _text(best_spans(spans, 1)[0]) == "on the"
 
 
-def test_whitespace_and_empty_tokens_neither_start_nor_end_a_span() -> None:
-    """A token over a space and a zero-width one (a lone "▁") cover no visible text."""
-    offsets = (None, (0, 3), (3, 4), (4, 4), (4, 7), None)  # "the", " ", "", "cat"
+def test_white_space_never_bounds_a_span_and_a_lone_boundary_may_only_start_one() -> None:
+    """A token over a space covers nothing visible; a zero-width one (a lone "▁") may start a span,
+    whose text then begins at the next character, but never end one."""
+    offsets = (None, (0, 3), (3, 4), (4, 4), (4, 7), None)  # "the", " ", "▁" (empty), "cat"
     window = _window(offsets)
-    assert answer_tokens(window, PARAGRAPH).tolist() == [False, True, False, False, True, False]
+    starts, ends = start_tokens(window, PARAGRAPH), answer_tokens(window, PARAGRAPH)
+    assert ends.tolist() == [False, True, False, False, True, False]
+    assert starts.tolist() == [False, True, False, True, True, False]
     n = len(offsets)
-    spans = _spans(window, _logits(n, p2=50.0, p3=40.0, p1=1.0), _logits(n, p2=50.0, p3=40.0, p4=1.0))
-    assert {(s.start_token, s.end_token) for s in spans} == {(1, 1), (1, 4), (4, 4)}
-    assert _text(best_spans(spans, 1)[0]) == "the cat"
+    start, end = _logits(n, p2=50.0, p3=40.0, p1=1.0), _logits(n, p2=50.0, p3=40.0, p4=1.0)
+    spans = window_spans(window, start, end, starts, ends, SpanRules())
+    assert {(s.start_token, s.end_token) for s in spans} == {(1, 1), (1, 4), (3, 4), (4, 4)}
+    best = best_spans(spans, 1)[0]
+    assert (best.start_token, best.score, _text(best)) == (3, 41.0, "cat")
 
 
-def test_lone_sentencepiece_boundary_is_not_an_answer_token(tiny_unigram_dir: Path) -> None:
+def test_lone_sentencepiece_boundary_starts_but_never_ends_an_answer(tiny_unigram_dir: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(tiny_unigram_dir)
     paragraph = "台北 是臺灣"
     encoding = encode_pairs(tokenizer, ["誰"], [paragraph], 8)[0]
     window = make_windows(encoding, WindowSettings(32, 4, 8), tokenizer.pad_token_id)[0]
-    allowed = answer_tokens(window, paragraph)
     tokens = tokenizer.convert_ids_to_tokens(list(window.input_ids))
-    assert [t for t, ok in zip(tokens, allowed, strict=True) if ok] == list("台北是臺灣")
+    ends = answer_tokens(window, paragraph)
+    starts = start_tokens(window, paragraph)
+    assert [t for t, ok in zip(tokens, ends, strict=True) if ok] == list("台北是臺灣")
+    assert [t for t, ok in zip(tokens, starts, strict=True) if ok] == ["▁", "台", "北", "▁", "是", "臺", "灣"]
+    boundary = tokens.index("是") - 1
+    assert tokens[boundary] == "▁" and window.offsets[boundary] == (3, 3) and paragraph[3] == "是"
 
 
 # --- merging windows ---------------------------------------------------------------------------------
@@ -143,6 +153,27 @@ def test_best_span_may_come_from_any_window(tiny_bert_dir: Path, winner: int) ->
     offsets = windows[winner].offsets
     assert _text(best, LONG) == LONG[offsets[target][0] : offsets[target + 1][1]]
     assert len(_text(best, LONG).split()) == 2
+
+
+def test_windows_compare_raw_scores_or_per_window_probabilities() -> None:
+    """Window 0 has the higher raw score but shares its mass with a rival; window 1 is sure of its span."""
+    n = len(OFFSETS)
+    crowded = (_window(index=0), _logits(n, p5=6.0, p9=6.0), _logits(n, p5=6.0, p9=6.0))
+    sure = (_window(index=1), _logits(n, p7=5.0), _logits(n, p7=5.0))
+    rules = {name: SpanRules(max_answer_length=1, window_scores=name) for name in ("logits", "softmax")}
+    best = {
+        name: best_spans([s for w, st, en in (crowded, sure) for s in _spans(w, st, en, rule)], 1)[0]
+        for name, rule in rules.items()
+    }
+    assert (best["logits"].window, best["logits"].score) == (0, 12.0)
+    assert best["softmax"].window == 1
+    # softmax score = log p_start + log p_end within the window, over its paragraph tokens and [CLS]
+    keep = [0, 4, 5, 6, 7, 8, 9]
+    p = np.exp(5.0) / (np.exp(5.0) + len(keep) - 1)
+    assert best["softmax"].score == pytest.approx(2 * np.log(p))
+    assert (best["softmax"].start_logit, best["softmax"].end_logit) == (5.0, 5.0), "raw logits are kept"
+    with pytest.raises(ValueError, match="window_scores must be one of logits, softmax"):
+        SpanRules(window_scores="probabilities")
 
 
 def _span(window: int, start_char: int, end_char: int, score: float) -> Span:

@@ -48,9 +48,8 @@ class AnswerSettings:
     n_best: int = 10
     top_k: int = 20
     use_max_context: bool = True
-    window_scores: str = (
-        "logits"  # "softmax": compare windows by per-window probabilities, as the pipeline does
-    )
+    # "softmax" compares the spans of different windows by per-window probabilities, as the pipeline does
+    window_scores: str = "logits"
 
     def __post_init__(self) -> None:
         self.windows, self.spans  # noqa: B018 - build both once so bad values fail here, not mid-answer

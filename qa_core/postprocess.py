@@ -130,12 +130,7 @@ def window_normaliser(window: Window, start_logits: np.ndarray, end_logits: np.n
     """
     keep = np.array([o is not None for o in window.offsets], dtype=bool)
     keep[0] = True
-    return float(_log_sum_exp(start_logits[keep]) + _log_sum_exp(end_logits[keep]))
-
-
-def _log_sum_exp(values: np.ndarray) -> float:
-    top = values.max()
-    return float(top + np.log(np.exp(values - top).sum()))
+    return float(np.logaddexp.reduce(start_logits[keep]) + np.logaddexp.reduce(end_logits[keep]))
 
 
 def _top_k(logits: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:

@@ -6,13 +6,13 @@ import torch
 
 from qa_core.int8 import OutlierSplitLinear, input_peaks, outlier_channels, quantize
 
-torch.manual_seed(0)
-
 
 def _layer_and_input() -> tuple[torch.nn.Sequential, torch.Tensor]:
     """A linear layer whose input has BERT's "massive activation": one channel of one token ~100x the rest."""
-    model = torch.nn.Sequential(torch.nn.Linear(64, 32))
-    x = torch.randn(2, 40, 64) * 0.5
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(64, 32))
+        x = torch.randn(2, 40, 64) * 0.5
     x[:, 0, 7] = 150.0  # the [CLS]-like token, channel 7
     return model, x
 

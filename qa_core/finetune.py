@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import torch
+
 from . import base_models, checkpoints, train
 from .data import DataError, Example, load_examples, write_squad
 from .metrics import Scores
@@ -187,6 +189,7 @@ class FineTuneJobs:
             eval_questions=len(held_out),
             save_every=0,
             seed=SEED,
+            bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),  # a Space with a GPU
             **steps,
         )
         return _Job(request.name, folder, tuple(training), tuple(held_out), config)

@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import shlex
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -61,9 +62,17 @@ def train_command(config: dict, defaults: dict) -> str:
     for key, value in config.items():
         if key in defaults and value == defaults[key]:
             continue
+        if value is True:  # a switch that is off by default, such as --bf16
+            parts.append(f"--{key}")
+            continue
         values = value if isinstance(value, list) else [value]
         parts += [f"--{key}", *(str(v) for v in values)]
     return "python -m qa_core.train " + shlex.join(parts)
+
+
+def _repeats(n: int) -> str:
+    """A file listed n times in --train is read n times per epoch: the way to give a small data set more weight."""
+    return f", listed {n} times: read {n} times per epoch" if n > 1 else ""
 
 
 def render(folder: Path) -> None:
@@ -84,8 +93,8 @@ def render(folder: Path) -> None:
             "## Made from",
             f"- Base encoder: `{config.get('base', '?')}` ({_licence(config.get('base', ''), BASE_LICENCES)})",
             *[
-                f"- Training data: `{Path(f).name}` ({_licence(f, DATA_LICENCES)})"
-                for f in config.get("train", [])
+                f"- Training data: `{Path(f).name}` ({_licence(f, DATA_LICENCES)}){_repeats(n)}"
+                for f, n in Counter(config.get("train", [])).items()
             ],
             "- The training data is share-alike licensed; so is this model's use of it.",
             "",

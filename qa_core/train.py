@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import MISSING, asdict, dataclass, field, fields
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -34,7 +35,7 @@ from .checkpoints import replace_dir
 from .data import Example, load_examples
 from .engine import AnswerSettings, QAEngine
 from .metrics import Scores, score
-from .model_card import write_model_card
+from .model_card import NOTES, write_model_card
 from .training_windows import PadCollator, TrainingWindows
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,17 @@ class TrainConfig:
         default=42, metadata={"help": "Seed for sampling, window placement and initialisation."}
     )
     threads: int = field(default=0, metadata={"help": "CPU threads for torch (0: torch's default)."})
+    bf16: bool = field(
+        default=False,
+        metadata={"help": "Mixed precision in bfloat16 on a GPU that has it: several times faster there."},
+    )
+    max_minutes: float = field(
+        default=0.0,
+        metadata={
+            "help": "Fit the run into this many minutes: the learning-rate decay is refitted to end when "
+            "time is up, and the model reached is saved (0: no limit)."
+        },
+    )
     save_dtype: str = field(
         default="float32",
         metadata={
@@ -241,6 +253,8 @@ def training_arguments(config: TrainConfig, work_dir: Path) -> TrainingArguments
         report_to="none",
         remove_unused_columns=False,
         dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        bf16=config.bf16,
         disable_tqdm=False,
     )
 
@@ -261,6 +275,7 @@ class Monitor(TrainerCallback):
         self.loss_step: int | None = None
         self.lr: float | None = None
         self.measured: tuple[int, Scores] | None = None  # the latest measurement and its step
+        self.planned_steps = 0  # the run's length before --max_minutes refitted it
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         self.model = model
@@ -283,6 +298,28 @@ class Monitor(TrainerCallback):
             self.cancelled = True
             control.should_training_stop = True
             control.should_save = False
+        elif self.config.max_minutes:
+            self._keep_to_time(state, control, kwargs.get("lr_scheduler"))
+
+    def _keep_to_time(self, state, control, lr_scheduler) -> None:
+        """End the run when --max_minutes are up, with the learning rate decayed by then, not cut off mid-way.
+
+        The Trainer fixes the schedule's length before anyone knows how fast a step is on this
+        machine, so the end step is re-estimated from the pace so far and the schedule refitted to it.
+        """
+        step, done = state.global_step, state.global_step - self.first_step
+        elapsed, budget = time.time() - self.started, 60 * self.config.max_minutes
+        self.planned_steps = self.planned_steps or state.max_steps
+        if done >= 20 and done % 10 == 0 and lr_scheduler is not None:  # a pace over 20+ steps, rechecked
+            fitted = min(self.planned_steps, step + int((budget - elapsed) * done / elapsed))
+            if fitted != state.max_steps:
+                fit_schedule(lr_scheduler, max(fitted, step))
+                state.max_steps = max(fitted, step)
+        if step >= state.max_steps or elapsed >= budget:
+            log.info(
+                "stopping at step %d after %.1f of %g minutes", step, elapsed / 60, self.config.max_minutes
+            )
+            control.should_training_stop = True
 
     def measure(self, step: int) -> Scores:
         """EM/F1 on the evaluation slice, appended to the learning curve (once per step)."""
@@ -323,6 +360,16 @@ class Monitor(TrainerCallback):
         self.on_progress(progress)
 
 
+def fit_schedule(lr_scheduler, total_steps: int) -> None:
+    """Make the learning-rate decay end at ``total_steps`` (a warm-up or constant schedule is left as it is)."""
+    lr_scheduler.lr_lambdas = [
+        partial(f.func, **{**f.keywords, "num_training_steps": total_steps})
+        if isinstance(f, partial) and "num_training_steps" in f.keywords
+        else f
+        for f in lr_scheduler.lr_lambdas
+    ]
+
+
 def save(trainer: Trainer, config: TrainConfig, work_dir: Path, steps: int, seconds: float, final) -> None:
     """Write model, tokenizer, config, learning curve and model card to a temporary folder, then swap it in.
 
@@ -353,13 +400,20 @@ def write_model_folder(
     earlier_runs = base / "training_runs.json"  # a model trained further keeps the record of how it began
     if earlier_runs.is_file():
         shutil.copy(earlier_runs, tmp / "training_runs.json")
+    notes = next((f for f in (Path(config.out) / NOTES, base / NOTES) if f.is_file()), None)
+    if notes:  # hand-written, so kept from the folder being replaced (or the base) for a person to update
+        shutil.copy(notes, tmp / NOTES)
     curve = "".join(read_text(p) for p in (base / "learning_curve.jsonl", work_dir / "learning_curve.jsonl"))
     if curve:
         (tmp / "learning_curve.jsonl").write_text(curve)
-    defaults = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
     write_model_card(
-        tmp, config=asdict(config), defaults=defaults, steps=steps, seconds=seconds, final_eval=final
+        tmp, config=asdict(config), defaults=config_defaults(), steps=steps, seconds=seconds, final_eval=final
     )
+
+
+def config_defaults() -> dict:
+    """The options' defaults, which the recorded command leaves out."""
+    return {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
 
 
 def read_text(path: Path) -> str:

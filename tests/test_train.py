@@ -8,6 +8,7 @@ import threading
 from dataclasses import asdict, replace
 from functools import cache
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -16,7 +17,8 @@ from transformers import AutoTokenizer, HfArgumentParser, PreTrainedTokenizerBas
 
 from qa_core.data import Example, GoldAnswer, write_squad
 from qa_core.engine import AnswerSettings, QAEngine
-from qa_core.train import TrainConfig, TrainProgress, run
+from qa_core.model_card import train_command
+from qa_core.train import TrainConfig, TrainProgress, config_defaults, run
 from qa_core.training_windows import PadCollator, TrainingWindows
 from qa_core.windows import encode_pairs
 
@@ -171,7 +173,8 @@ def test_collator_pads_to_the_longest_window_with_mask_zero(tiny_model_dir) -> N
 
 
 def test_a_short_run_saves_a_complete_folder_that_reloads_and_answers(tiny_bert_dir, data, tmp_path) -> None:
-    config = _config(tiny_bert_dir, data, tmp_path, eval=str(data["dev"]), eval_every=2)
+    # a time limit that is never reached changes nothing, and the recorded command keeps it
+    config = _config(tiny_bert_dir, data, tmp_path, eval=str(data["dev"]), eval_every=2, max_minutes=60.0)
     progress: list[TrainProgress] = []
     result = run(config, on_progress=progress.append)
     assert (result.steps, result.cancelled, result.out) == (5, False, Path(config.out))
@@ -229,12 +232,21 @@ def test_a_stopped_run_writes_nothing_and_the_next_run_resumes(tiny_bert_dir, da
     _assert_answers_exactly(Path(config.out))
 
 
-def test_float16_saving_halves_the_file_and_the_engine_still_computes_in_float32(
+def test_float16_saving_halves_the_file_keeps_notes_and_the_engine_still_computes_in_float32(
     tiny_bert_dir, data, tmp_path
 ) -> None:
     config = _config(tiny_bert_dir, data, tmp_path, save_dtype="float16", placement="centre", max_steps=2)
-    assert run(config).steps == 2
+    config = replace(config, train=config.train * 2)  # read twice per epoch
     out = Path(config.out)
+    out.mkdir()
+    (out / "model_card_notes.md").write_text("Written by hand.")
+    (out / "eval_results.json").write_text("{}")
+    assert run(config).steps == 2
+    card = (out / "README.md").read_text()
+    assert "## Notes\nWritten by hand." in card, "hand-written notes survive retraining"
+    (data_line,) = [line for line in card.splitlines() if line.startswith("- Training data:")]
+    assert data_line.endswith("listed 2 times: read 2 times per epoch")
+    assert not (out / "eval_results.json").exists(), "measurements of the replaced model do not"
     assert {t.dtype for t in _weights(out).values()} == {torch.float16}
     full, half = (Path(f, "model.safetensors").stat().st_size for f in (tiny_bert_dir, out))
     assert half < 0.6 * full
@@ -243,6 +255,30 @@ def test_float16_saving_halves_the_file_and_the_engine_still_computes_in_float32
     )
     engine = _assert_answers_exactly(out)
     assert {p.dtype for p in engine.model.parameters()} == {torch.float32}
+
+
+def test_a_time_limit_ends_the_run_early_with_the_learning_rate_decayed(
+    tiny_bert_dir, data, tmp_path, monkeypatch
+) -> None:
+    clock = iter(range(10**6))  # every reading of the clock is half a second later than the one before
+    monkeypatch.setattr("qa_core.train.time", SimpleNamespace(time=lambda: next(clock) / 2))
+    config = _config(tiny_bert_dir, data, tmp_path, max_steps=1000, max_minutes=1.0)
+    progress: list[TrainProgress] = []
+    result = run(config, on_progress=progress.append)
+    assert 30 <= result.steps <= 50, "a minute of half-second clock readings is about 40 steps"
+    assert not result.cancelled and Path(config.out, "model.safetensors").is_file()
+    assert progress[-1].max_steps == result.steps, "progress shows the end the time limit set"
+    last_rates = [p.learning_rate for p in progress if p.step >= result.steps - 1]
+    assert max(last_rates) < 0.1 * config.learning_rate, "the schedule decayed by the end, not cut off"
+    assert f": {result.steps} steps in " in Path(config.out, "README.md").read_text()
+
+
+def test_the_recorded_command_gives_switches_as_bare_flags_and_reproduces_the_config() -> None:
+    config = TrainConfig(base="b", train=["t.json"], out="o", bf16=True, freeze_embeddings=False)
+    command = train_command(asdict(config), config_defaults())
+    assert command.endswith("--freeze_embeddings False --bf16")
+    arguments = shlex.split(command.removeprefix("python -m qa_core.train"))
+    assert HfArgumentParser(TrainConfig).parse_args_into_dataclasses(args=arguments) == (config,)
 
 
 def test_evaluation_data_inside_the_training_data_is_refused(tiny_bert_dir, data, tmp_path) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from . import model_card
 from .data import DataError
 from .metrics import score
-from .predict import add_model_arguments, load_from_args, predict
+from .predict import add_model_arguments, load_from_args, predict, write_atomically
 
 
 def record(checkpoint: Path, data_file: str, limit: int, result: dict) -> None:
@@ -28,7 +28,7 @@ def record(checkpoint: Path, data_file: str, limit: int, result: dict) -> None:
     results = json.loads(path.read_text()) if path.exists() else {}
     key = Path(data_file).name + (f" (first {limit})" if limit else "")
     results[key] = result
-    path.write_text(json.dumps(results, indent=2) + "\n")
+    write_atomically(path, json.dumps(results, indent=2) + "\n")  # earlier measurements are never lost
     model_card.render(checkpoint)
 
 

@@ -311,10 +311,10 @@ class Monitor(TrainerCallback):
         elapsed, budget = time.time() - self.started, 60 * self.config.max_minutes
         self.planned_steps = self.planned_steps or state.max_steps
         if done >= 20 and done % 10 == 0 and lr_scheduler is not None:  # a pace over 20+ steps, rechecked
-            fitted = min(self.planned_steps, step + int((budget - elapsed) * done / elapsed))
+            fitted = max(step, min(self.planned_steps, step + int((budget - elapsed) * done / elapsed)))
             if fitted != state.max_steps:
-                fit_schedule(lr_scheduler, max(fitted, step))
-                state.max_steps = max(fitted, step)
+                fit_schedule(lr_scheduler, fitted)
+                state.max_steps = fitted
         if step >= state.max_steps or elapsed >= budget:
             log.info(
                 "stopping at step %d after %.1f of %g minutes", step, elapsed / 60, self.config.max_minutes

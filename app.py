@@ -75,13 +75,14 @@ def load_engine(name: str | None) -> tuple[str, QAEngine]:
 
 
 def answer_settings(
-    max_length: float, doc_stride: float, max_answer_length: float, n_best: float
+    max_length: float, doc_stride: float, max_answer_length: float, n_best: float, use_max_context: bool
 ) -> AnswerSettings:
     return AnswerSettings(
         max_length=int(max_length),
         doc_stride=int(doc_stride),
         max_answer_length=int(max_answer_length),
         n_best=int(n_best),
+        use_max_context=bool(use_max_context),
     )
 
 
@@ -116,8 +117,9 @@ def ask(
     doc_stride: float,
     max_answer_length: float,
     n_best: float,
+    use_max_context: bool = DEFAULTS.use_max_context,
 ):
-    settings = answer_settings(max_length, doc_stride, max_answer_length, n_best)
+    settings = answer_settings(max_length, doc_stride, max_answer_length, n_best, use_max_context)
     name, answer = run_model(question, context, model, settings)
     scores = figures.scores_figure(answer.trace)
     return (
@@ -309,6 +311,12 @@ with gr.Blocks(title="BERT QA Explorer") as demo:
                         1, 100, DEFAULTS.max_answer_length, step=1, label="Max answer length (tokens)"
                     )
                     n_best = gr.Slider(1, 20, DEFAULTS.n_best, step=1, label="N-best (answers listed)")
+                    use_max_context = gr.Checkbox(
+                        DEFAULTS.use_max_context,
+                        label="Max-context rule",
+                        info="A token two windows share may start the answer only in the window that gives it "
+                        "more surrounding text (BERT's run_squad). Untick to let every window propose it.",
+                    )
                 ask_button = gr.Button("Ask", variant="primary", elem_id="ask-button")
         gr.Examples(
             [[e["context"], e["question"]] for e in EXAMPLES],
@@ -434,7 +442,16 @@ with gr.Blocks(title="BERT QA Explorer") as demo:
 
     ask_button.click(
         ask,
-        [question_box, context_box, model_picker, max_length, doc_stride, max_answer_length, n_best],
+        [
+            question_box,
+            context_box,
+            model_picker,
+            max_length,
+            doc_stride,
+            max_answer_length,
+            n_best,
+            use_max_context,
+        ],
         [highlighted, answer_summary, nbest, ask_scores_plot, scores_plot, last_answer, last_model],
         api_name="ask",
         concurrency_id="model",

@@ -73,7 +73,8 @@ EXPLANATIONS: dict[str, str] = {
         "it believes the answer starts there and how strongly it believes the answer ends there. Higher "
         "is more likely; a softmax over a window's tokens would turn them into probabilities. Only "
         "paragraph tokens may be chosen (the grey ones are skipped), and where two windows overlap a token "
-        "may start the answer only in the window that gives it more surrounding text (the max-context rule)."
+        "may start the answer only in the window that gives it more surrounding text (the max-context rule, "
+        "which the Ask tab's advanced settings can switch off to compare)."
     ),
     "span_matrix": (
         "**Span matrix**: a span's score is its start score plus its end score, so every (start, end) "

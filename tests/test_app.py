@@ -15,7 +15,7 @@ from app_server import REPO, make_checkpoints_root, running_app
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-from qa_core import checkpoints
+from qa_core import checkpoints, figures
 from qa_core.metrics import f1
 
 EXAMPLES = {
@@ -90,6 +90,24 @@ def test_a_cut_question_is_pointed_out(client):
         question, ENGLISH["context"], checkpoints.ENGLISH_NAME, 384, 128, 30, 5, api_name="/ask"
     )
     assert "The question is long: the model read only its first 64 tokens." in summary
+
+
+def test_the_max_context_switch_lets_every_window_propose_shared_starts(client):
+    """Which starts are allowed comes from the windows alone, so the tiny model's scores do not matter."""
+    long = EXAMPLES["長段落 (3+ windows): 茶的歷史"]
+
+    def muted_starts(use_max_context: bool) -> int:
+        *_, plot = client.predict(
+            long["question"], long["context"], None, 128, 64, 30, 5, use_max_context, api_name="/ask"
+        )[:4]
+        figure = json.loads(plot["plot"])
+        starts = [t for t in figure["data"] if t.get("meta", {}).get("series") == "start"]
+        assert len(starts) > 2, "the paragraph is read in several windows"
+        return sum(c == figures.MUTED_COLOUR for t in starts for c in t["marker"]["color"])
+
+    assert muted_starts(False) < muted_starts(True), (
+        "starts judged in another window are allowed once it is off"
+    )
 
 
 def test_model_list_holds_the_shipped_models(client):

@@ -9,6 +9,7 @@ fine-tuning runs in ``qa_core.finetune``.
     QA_CHECKPOINTS_DIR=/models python app.py          # another checkpoints folder
     QA_ALLOW_TRAINING=0 python app.py                 # a public demo without the Fine-tune tab's training
     QA_QUEUE_SIZE=8 python app.py                     # turn requests away once 8 wait (default 32)
+    QA_INT8=1 python app.py                           # every model in int8: faster on a CPU, EM within a point
 """
 
 import json
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from qa_core import checkpoints, figures, finetune
+from qa_core import checkpoints, figures, finetune, int8
 from qa_core.engine import Answer, AnswerSettings, QAEngine
 
 EXAMPLES = json.loads((Path(__file__).parent / "assets" / "examples.json").read_text(encoding="utf-8"))
@@ -70,7 +71,7 @@ def load_engine(name: str | None) -> tuple[str, QAEngine]:
             if len(_engines) >= MAX_LOADED_MODELS:
                 _engines.pop(next(iter(_engines)))
             log.info("Loading %s from %s", name, path)
-            _engines[path] = (mtime, QAEngine.load(path))
+            _engines[path] = (mtime, QAEngine.load(path, int8=int8.requested()))
         return name, _engines[path][1]
 
 
@@ -86,21 +87,24 @@ def answer_settings(
     )
 
 
-def run_model(question: str, context: str, model: str | None, settings: AnswerSettings) -> tuple[str, Answer]:
+def run_model(
+    question: str, context: str, model: str | None, settings: AnswerSettings
+) -> tuple[str, QAEngine, Answer]:
     """Answer with the chosen model; input a person can fix becomes a message in the page, not a traceback."""
     try:
         name, engine = load_engine(model)
-        return name, engine.answer(question, context, settings)
+        return name, engine, engine.answer(question, context, settings)
     except (ValueError, OSError) as error:
         raise gr.Error(str(error)) from None
 
 
-def summary(answer: Answer, model: str) -> str:
+def summary(answer: Answer, model: str, in_int8: bool) -> str:
     if not answer.n_best:
         return f"`{model}` found no span that can be an answer here: try a larger max answer length."
     lines = [
         f"**{answer.text}** (characters {answer.start}–{answer.end}) · score **{answer.score:.2f}** · "
         f"probability **{answer.probability:.0%}** among the {len(answer.n_best)} best spans · model `{model}`"
+        f"{' (int8)' if in_int8 else ''}"
     ]
     if answer.question_truncated:
         lines.append(
@@ -120,11 +124,11 @@ def ask(
     use_max_context: bool = DEFAULTS.use_max_context,
 ):
     settings = answer_settings(max_length, doc_stride, max_answer_length, n_best, use_max_context)
-    name, answer = run_model(question, context, model, settings)
+    name, engine, answer = run_model(question, context, model, settings)
     scores = figures.scores_figure(answer.trace)
     return (
         figures.highlight_segments(answer),
-        summary(answer, name),
+        summary(answer, name, engine.int8),
         figures.nbest_table(answer),
         scores,
         scores,
@@ -136,7 +140,7 @@ def ask(
 def answer_api(question: str, context: str, model: str = "") -> dict:
     """Answer a question from a paragraph. Returns {answer, start, end, score, probability, model};
     ``context[start:end] == answer``. ``model`` is a name from the model picker (blank: the default)."""
-    name, answer = run_model(question, context, model, DEFAULTS)
+    name, _, answer = run_model(question, context, model, DEFAULTS)
     return {
         "answer": answer.text,
         "start": answer.start,

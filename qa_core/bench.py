@@ -134,6 +134,19 @@ def long_chinese_pair(examples: list[Example]) -> tuple[str, str]:
     return examples[0].question, "".join(paragraphs)[:LONG_CHARS]
 
 
+def cpu_description() -> str:
+    """The CPU model, torch's vector level and the int8/bf16 dot-product instructions present: int8's gain
+    over float32 depends above all on VNNI, so figures from two machines compare only with this beside them."""
+    cpuinfo = Path("/proc/cpuinfo")
+    text = cpuinfo.read_text() if cpuinfo.exists() else ""
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    flags = set(fields.get("flags", "").split())
+    present = [f for f in ("avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8") if f in flags]
+    model = fields.get("model name") or platform.processor() or platform.machine()
+    return f"{model} ({torch.backends.cpu.get_cpu_capability()}{''.join(', ' + f for f in present)})"
+
+
 def timed(fn: Callable[[], object]) -> float:
     started = time.perf_counter()
     fn()
@@ -204,7 +217,7 @@ def run(
     long_windows = engines["fp32"].preview_windows(*long_pair, settings)
     report = {
         "checkpoint": checkpoint,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch threads {threads}",
+        "machine": f"{cpu_description()}, {os.cpu_count()} cores, torch threads {threads}",
         "baseline": f"transformers {baseline.version} question-answering pipeline, batch_size 1",
         "settings": asdict(settings),
         "load_s": load_s,

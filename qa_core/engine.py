@@ -171,6 +171,7 @@ class QAEngine:
         self.source = source  # the folder or hub id it came from
         self.name = Path(source).name
         self._uses_segments = "token_type_ids" in tokenizer.model_input_names
+        self.int8 = False  # set by load(int8=True)
 
     @classmethod
     def load(cls, path: str | Path, *, int8: bool = False) -> QAEngine:
@@ -187,6 +188,7 @@ class QAEngine:
         engine = cls(model, tokenizer, source=str(path))
         if int8:
             engine.model = int8_quantize(model, lambda: engine.answer_many(CALIBRATION_PAIRS))
+            engine.int8 = True
         return engine
 
     def answer(self, question: str, context: str, settings: AnswerSettings | None = None) -> Answer:

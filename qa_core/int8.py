@@ -11,11 +11,13 @@ text and multiplied in float32, and everything else in int8.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable
 
 import torch
 
+ENV = "QA_INT8"  # a server's operator sets it to 1 to run every model in int8
 OUTLIER_THRESHOLD = 6.0  # |activation| above which a channel stays in float32 (LLM.int8()'s value)
 
 # Written for calibration only: one English and one Chinese question, so both scripts' tokens are seen.
@@ -31,6 +33,11 @@ CALIBRATION_PAIRS = (
         "工錢有一部分以穀物支付。",
     ),
 )
+
+
+def requested() -> bool:
+    """True when the server's operator set QA_INT8 to 1, true or yes (the app and its load test read it)."""
+    return os.environ.get(ENV, "").strip().lower() in {"1", "true", "yes"}
 
 
 class OutlierSplitLinear(torch.nn.Module):
@@ -49,8 +56,13 @@ class OutlierSplitLinear(torch.nn.Module):
         self.ordinary = linear
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        outliers = x[..., self.channels] @ self.outlier_weight
-        return self.ordinary(x.index_fill(-1, self.channels, 0.0)) + outliers
+        y = self.ordinary(x.index_fill(-1, self.channels, 0.0))
+        # Added in place by the matrix product itself (beta=1): a separate product and sum would each
+        # walk the whole output again, which cost about 15% of the int8 model's time on 384-token windows.
+        y.view(-1, y.shape[-1]).addmm_(
+            x[..., self.channels].reshape(-1, len(self.channels)), self.outlier_weight
+        )
+        return y
 
 
 def input_peaks(model: torch.nn.Module, run: Callable[[], object]) -> dict[str, torch.Tensor]:

@@ -79,9 +79,28 @@ def test_ask_endpoint_returns_the_highlighted_paragraph(client):
     assert "".join(s["token"] for s in segments) == ENGLISH["context"], segments
     answers = [s["token"] for s in segments if s["class_or_confidence"] == "answer"]
     assert len(answers) == 1 and answers[0] in summary
-    assert f"model `{checkpoints.ENGLISH_NAME}`" in summary
+    assert f"model `{checkpoints.ENGLISH_NAME}`" in summary and "(int8)" not in summary
     assert [row[0] for row in nbest["data"]] == [1, 2, 3, 4, 5]
     assert nbest["data"][0][1] == answers[0]
+
+
+def test_a_server_started_with_qa_int8_answers_in_int8_and_says_so(tmp_path):
+    root = make_checkpoints_root(tmp_path / "checkpoints")
+    with running_app(tmp_path / "server.log", root, QA_ALLOW_TRAINING="0", QA_INT8="1") as url:
+        client = Client(url, verbose=False)
+        result = client.predict(question=CHINESE["question"], context=CHINESE["context"], api_name="/answer")
+        _, summary, *_ = client.predict(
+            ENGLISH["question"],
+            ENGLISH["context"],
+            checkpoints.ENGLISH_NAME,
+            384,
+            128,
+            30,
+            5,
+            api_name="/ask",
+        )
+    check_contract(result, CHINESE["context"], checkpoints.DEFAULT_NAME)
+    assert f"model `{checkpoints.ENGLISH_NAME}` (int8)" in summary
 
 
 def test_a_cut_question_is_pointed_out(client):

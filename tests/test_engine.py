@@ -194,7 +194,8 @@ def test_answer_many_of_nothing_is_nothing(engine) -> None:
 def test_int8_engine_quantises_linear_layers_and_answers_exactly(tiny_model_dir) -> None:
     engine = _engine(tiny_model_dir, int8=True)
     kinds = {type(m).__module__ for m in engine.model.modules()}
-    assert any("quantized" in k for k in kinds)
+    assert any("quantized" in k for k in kinds) and engine.int8
+    assert not _engine(tiny_model_dir).int8
     for question, context in PAIRS:
         assert_exact(engine.answer(question, context, SMALL), context)
 

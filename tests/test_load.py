@@ -37,6 +37,7 @@ REPORT_KEYS = {
     "load_seconds",
     "cold_start_s",
     "models_loaded",
+    "int8",
     "server_rss_mb",
     "server_hwm_mb",
 }

@@ -3,12 +3,13 @@
     python tools/load_test.py                                 # launches app.py on a free port
     python tools/load_test.py --clients 32 --questions 20 --out load.json
     python tools/load_test.py --url http://127.0.0.1:7860/    # a server already running on this machine
+    QA_INT8=1 python tools/load_test.py                       # the server, and the expected answers, in int8
 
 An answer is correct when it is the one the same checkpoint gives in-process through ``QAEngine`` with the
 default settings, and its offsets cut it out of the paragraph. Those expected answers are computed before
 the server starts, so the check holds for tiny random test models as well as for trained ones. A server
-given by --url must read the same checkpoints folder as --checkpoints; its cold start and memory are then
-unknown (null in the report).
+given by --url must read the same checkpoints folder as --checkpoints, with the same QA_INT8; its cold start
+and memory are then unknown (null in the report).
 
 Before the load the tool asks once with every shipped model, so the memory it reports is that of a server
 holding all of them. Progress goes to stderr; the report (JSON) is printed last and written to --out. The
@@ -38,7 +39,7 @@ from gradio_client import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from qa_core import checkpoints  # noqa: E402
+from qa_core import checkpoints, int8  # noqa: E402
 from qa_core.engine import AnswerSettings, QAEngine  # noqa: E402
 from tools.app_process import REPO, AppProcess, launched_app  # noqa: E402
 
@@ -101,6 +102,7 @@ class LoadReport:
     load_seconds: float
     cold_start_s: float | None  # process start -> first correct answer; None for a server given by URL
     models_loaded: tuple[str, ...]
+    int8: bool  # the server ran its models in int8 (QA_INT8)
     server_rss_mb: float | None  # after the load, with every model in models_loaded held
     server_hwm_mb: float | None  # the server's peak resident memory
 
@@ -140,7 +142,7 @@ def reference(plan: LoadPlan, root: Path, questions: tuple[Question, ...]) -> Re
     answers = {}
     for name in models:
         log.info("Expected answers from %s, in-process", name)
-        engine = QAEngine.load(found[name])
+        engine = QAEngine.load(found[name], int8=int8.requested())
         for index, q in enumerate(questions):
             answer = engine.answer(q.question, q.context, AnswerSettings())
             answers[name, index] = Expected(answer.text, answer.start, answer.end)
@@ -272,6 +274,7 @@ def summarise(
         load_seconds=round(load_seconds, 2),
         cold_start_s=rounded(cold_start, 2),
         models_loaded=ref.models,
+        int8=int8.requested(),
         server_rss_mb=rounded(memory[0], 1),
         server_hwm_mb=rounded(memory[1], 1),
     )

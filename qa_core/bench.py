@@ -139,8 +139,8 @@ def cpu_description() -> str:
     over float32 depends above all on VNNI, so figures from two machines compare only with this beside them."""
     cpuinfo = Path("/proc/cpuinfo")
     text = cpuinfo.read_text() if cpuinfo.exists() else ""
-    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    pairs = (line.split(":", 1) for line in text.splitlines() if ":" in line)
+    fields = {key.strip(): value.strip() for key, value in pairs}
     flags = set(fields.get("flags", "").split())
     present = [f for f in ("avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8") if f in flags]
     model = fields.get("model name") or platform.processor() or platform.machine()

@@ -1,18 +1,19 @@
-"""Where models live: the shipped checkpoints, the user's fine-tuned ones, and safe writes to both.
+"""Where models live: the shipped checkpoints and the user's fine-tuned ones, by display name.
 
-A checkpoint is a plain Hugging Face folder. Writes go to a hidden temporary folder first and are
-renamed into place, so a crash or a cancelled run never leaves a half-written model behind.
+A checkpoint is a plain Hugging Face folder. Folders are written through ``files.write_folder_atomically``,
+so names starting with "." are writes in progress and never listed.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
+from .files import REPO_ROOT
+
 # QA_CHECKPOINTS_DIR points the app and the CLI at another checkpoints folder (tests, a mounted volume).
-ROOT = Path(os.environ.get("QA_CHECKPOINTS_DIR", Path(__file__).resolve().parent.parent / "checkpoints"))
+ROOT = Path(os.environ.get("QA_CHECKPOINTS_DIR", REPO_ROOT / "checkpoints"))
 USER_DIR_NAME = "user"
 DEFAULT_NAME = "e5-small-zh-en-qa"
 ENGLISH_NAME = "minilm-l6-en-qa"
@@ -57,12 +58,12 @@ def user_checkpoint_path(name: str, root: Path = ROOT) -> Path:
     return root / USER_DIR_NAME / name
 
 
-def replace_dir(tmp: Path, target: Path) -> None:
-    """Move a finished folder into place, replacing an older one only after the new one is complete."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    tmp.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
+def resolve(name: str | None, root: Path = ROOT) -> tuple[str, Path]:
+    """The display name and folder behind a model picker's name; blank means the default model."""
+    models = available(root)
+    if not models:
+        default_checkpoint(root)  # raises the error that says how to get a model
+    name = name or (DEFAULT_NAME if DEFAULT_NAME in models else next(iter(models)))
+    if name not in models:
+        raise ValueError(f"There is no model called {name!r}; choose one of: {', '.join(models)}.")
+    return name, models[name]

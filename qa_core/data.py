@@ -11,8 +11,6 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import os
-import tempfile
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -20,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from .files import write_bytes_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -423,12 +423,4 @@ def write_squad(examples: Iterable[Example], path: str | Path) -> Path:
     payload = json.dumps({"version": "1.1", "data": articles}, ensure_ascii=False).encode("utf-8")
     if path.suffix == ".gz":
         payload = gzip.compress(payload, mtime=0)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(payload)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_bytes_atomically(path, payload)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,108 +20,23 @@ from transformers import AutoModelForQuestionAnswering, AutoTokenizer, PreTraine
 from .int8 import CALIBRATION_PAIRS
 from .int8 import quantize as int8_quantize
 from .postprocess import (
-    Span,
-    SpanRules,
-    answer_tokens,
     best_spans,
+    end_blocks,
     probabilities,
     span_score_matrix,
-    start_tokens,
+    start_blocks,
+    unblocked,
     window_spans,
 )
-from .windows import PairEncoding, Window, WindowSettings, encode_pairs, make_windows, max_context_mask
+from .records import Answer, Candidate, Trace, Window, WindowTrace
+from .settings import AnswerSettings, RequestLimits
+from .windows import PairEncoding, encode_pairs, make_windows, max_context_mask
 
 log = logging.getLogger(__name__)
-
-MAX_CONTEXT_CHARS = 20_000  # a paragraph longer than this is refused rather than stalling the server
-MAX_WINDOWS = 64  # ~ 20k characters of Chinese at the default max_length / doc_stride
+NO_CANDIDATE = Candidate("", 0, 0, -math.inf, 0.0, -1, -1, -1)
 
 
-@dataclass(frozen=True)
-class AnswerSettings:
-    """Every knob of one answer, flat so a UI or CLI can set each; validated on creation."""
-
-    max_length: int = 384
-    doc_stride: int = 128
-    max_question_length: int = 64
-    max_answer_length: int = 30
-    n_best: int = 10
-    top_k: int = 20
-    use_max_context: bool = True
-    # "softmax" compares the spans of different windows by per-window probabilities, as the pipeline does
-    window_scores: str = "logits"
-
-    def __post_init__(self) -> None:
-        self.windows, self.spans  # noqa: B018 - build both once so bad values fail here, not mid-answer
-
-    @property
-    def windows(self) -> WindowSettings:
-        return WindowSettings(self.max_length, self.doc_stride, self.max_question_length)
-
-    @property
-    def spans(self) -> SpanRules:
-        return SpanRules(
-            self.max_answer_length, self.top_k, self.n_best, self.use_max_context, self.window_scores
-        )
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One of the n-best answers, cut from the paragraph by character offsets."""
-
-    text: str
-    start: int
-    end: int
-    score: float
-    probability: float
-    window: int
-    start_token: int
-    end_token: int
-
-
-@dataclass(frozen=True)
-class WindowTrace:
-    """What the model saw and said for one window. Arrays have one entry per window token."""
-
-    window: Window
-    tokens: tuple[str, ...]
-    start_logits: np.ndarray  # (L,)
-    end_logits: np.ndarray  # (L,)
-    allowed_starts: np.ndarray  # (L,) bool: paragraph token, visible text, max-context if enabled
-    allowed_ends: np.ndarray  # (L,) bool
-    best: Span | None  # this window's best valid span
-
-
-@dataclass(frozen=True)
-class Trace:
-    """The whole computation of one answer, for teaching views."""
-
-    question: str
-    context: str
-    settings: AnswerSettings
-    question_tokens: int
-    question_truncated: bool
-    paragraph_tokens: int
-    windows: tuple[WindowTrace, ...]
-    winning_window: int | None
-    span_matrix: np.ndarray  # (L, L) start+end scores of the winning window, NaN where impossible
-
-
-@dataclass(frozen=True)
-class Answer:
-    """The engine's result. ``context[start:end] == text`` always."""
-
-    text: str
-    start: int
-    end: int
-    score: float
-    probability: float
-    n_best: tuple[Candidate, ...]
-    question_truncated: bool
-    trace: Trace | None = field(default=None, repr=False)
-
-
-def validate_pair(question: str, context: str) -> None:
+def validate_pair(question: str, context: str, limits: RequestLimits | None = None) -> None:
     """Refuse input that cannot be answered, with a message a person can act on."""
     if not question or not question.strip():
         raise ValueError("The question is empty: type a question about the paragraph.")
@@ -129,9 +44,9 @@ def validate_pair(question: str, context: str) -> None:
         raise ValueError("The paragraph is empty: paste the text the answer should come from.")
     for name, text in (("question", question), ("paragraph", context)):
         _check_encodable(name, text)
-    if len(context) > MAX_CONTEXT_CHARS:
+    if limits is not None and len(context) > limits.max_chars:
         raise ValueError(
-            f"The paragraph has {len(context):,} characters; the limit is {MAX_CONTEXT_CHARS:,}. "
+            f"The paragraph has {len(context):,} characters; the limit is {limits.max_chars:,}. "
             "Paste the part that contains the answer."
         )
 
@@ -191,52 +106,68 @@ class QAEngine:
             engine.int8 = True
         return engine
 
-    def answer(self, question: str, context: str, settings: AnswerSettings | None = None) -> Answer:
+    def answer(
+        self,
+        question: str,
+        context: str,
+        settings: AnswerSettings | None = None,
+        limits: RequestLimits | None = None,
+    ) -> Answer:
         """Answer one question, with the full trace."""
-        return self.answer_many([(question, context)], settings, with_trace=True)[0]
+        return self.answer_many([(question, context)], settings, limits=limits, with_trace=True)[0]
 
     def preview_windows(
-        self, question: str, context: str, settings: AnswerSettings | None = None
+        self,
+        question: str,
+        context: str,
+        settings: AnswerSettings | None = None,
+        limits: RequestLimits | None = None,
     ) -> list[Window]:
         """The windows a question would be read in, without running the model (for the windowing playground)."""
         settings = settings or AnswerSettings()
-        validate_pair(question, context)
+        validate_pair(question, context, limits)
         (encoding,) = encode_pairs(self.tokenizer, [question], [context], settings.windows.question_limit)
-        return self._windows(encoding, settings)
+        return self._windows(encoding, settings, limits)
 
     def answer_many(
         self,
         pairs: Sequence[tuple[str, str]],
         settings: AnswerSettings | None = None,
         *,
+        limits: RequestLimits | None = None,
         batch_windows: int = 32,
         with_trace: bool = False,
     ) -> list[Answer]:
-        """Answer many (question, paragraph) pairs: tokenised in one call, windows batched by length."""
+        """Answer many (question, paragraph) pairs: tokenised in one call, windows batched by length.
+
+        ``limits`` is a server's policy on request size; batch prediction and evaluation pass none.
+        """
         settings = settings or AnswerSettings()
         if not pairs:  # the tokenizer fails on an empty batch
             return []
         for question, context in pairs:
-            validate_pair(question, context)
+            validate_pair(question, context, limits)
         encodings = encode_pairs(
             self.tokenizer, [q for q, _ in pairs], [c for _, c in pairs], settings.windows.question_limit
         )
-        windows = [self._windows(e, settings) for e in encodings]
+        windows = [self._windows(e, settings, limits) for e in encodings]
         logits = self._score([w for ws in windows for w in ws], batch_windows)
         answers, at = [], 0
         for (question, context), encoding, ws in zip(pairs, encodings, windows, strict=True):
-            answers.append(
-                self._decide(question, context, encoding, ws, logits[at : at + len(ws)], settings, with_trace)
-            )
+            traces = self._window_traces(context, ws, logits[at : at + len(ws)], settings)
+            answers.append(self._decide(question, context, encoding, traces, settings, with_trace))
             at += len(ws)
         return answers
 
-    def _windows(self, encoding: PairEncoding, settings: AnswerSettings) -> list[Window]:
+    def _windows(
+        self, encoding: PairEncoding, settings: AnswerSettings, limits: RequestLimits | None
+    ) -> list[Window]:
         windows = make_windows(encoding, settings.windows, self.tokenizer.pad_token_id)
-        if len(windows) > MAX_WINDOWS:
+        if limits is not None and len(windows) > limits.max_windows:
             raise ValueError(
-                f"The paragraph needs {len(windows)} windows at max_length {settings.max_length} and doc_stride "
-                f"{settings.doc_stride}; the limit is {MAX_WINDOWS}. Shorten the paragraph or lower doc_stride."
+                f"The paragraph needs {len(windows)} windows at max_length {settings.windows.max_length} and "
+                f"doc_stride {settings.windows.doc_stride}; the limit is {limits.max_windows}. "
+                "Shorten the paragraph or lower doc_stride."
             )
         return windows
 
@@ -266,7 +197,7 @@ class QAEngine:
         }
         if self._uses_segments:
             inputs["token_type_ids"] = column([w.token_type_ids for w in batch], 0)
-        # a model being trained on a GPU is also measured with this engine (train.Monitor)
+        # a model being trained on a GPU is also measured with this engine (the training's evaluation)
         device = next(self.model.parameters()).device
         output = self.model(**{name: tensor.to(device) for name, tensor in inputs.items()})
         start = np.full((len(batch), max(len(w.input_ids) for w in batch)), -1e4, dtype=np.float32)
@@ -275,76 +206,87 @@ class QAEngine:
         end[:, :width] = output.end_logits.float().cpu().numpy()
         return start, end
 
+    def _window_traces(
+        self,
+        context: str,
+        windows: list[Window],
+        logits: list[tuple[np.ndarray, np.ndarray]],
+        settings: AnswerSettings,
+    ) -> list[WindowTrace]:
+        """Each window's scores, which tokens may start and end an answer (and why not), and its best span.
+
+        Tokens are left empty here: only a traced answer converts ids to token strings.
+        """
+        rules = settings.spans
+        masks = max_context_mask(windows) if rules.use_max_context else [None] * len(windows)
+        traces = []
+        for window, (start, end), max_context in zip(windows, logits, masks, strict=True):
+            starts = start_blocks(window, context, max_context)
+            ends = end_blocks(window, context)
+            found = window_spans(window, start, end, unblocked(starts), unblocked(ends), rules)
+            traces.append(WindowTrace(window, (), start, end, starts, ends, max_context, tuple(found)))
+        return traces
+
     def _decide(
         self,
         question: str,
         context: str,
         encoding: PairEncoding,
-        windows: list[Window],
-        logits: list[tuple[np.ndarray, np.ndarray]],
+        traces: list[WindowTrace],
         settings: AnswerSettings,
         with_trace: bool,
     ) -> Answer:
         """Candidate spans of every window -> the n best over all windows -> the answer."""
-        rules = settings.spans
-        max_context = max_context_mask(windows) if rules.use_max_context else [None] * len(windows)
-        traces, spans = [], []
-        for window, (start, end), mc in zip(windows, logits, max_context, strict=True):
-            allowed_ends = answer_tokens(window, context)
-            allowed_starts = start_tokens(window, context)
-            if mc is not None:
-                allowed_starts &= np.array(mc)
-            found = window_spans(window, start, end, allowed_starts, allowed_ends, rules)
-            spans.extend(found)
-            traces.append((window, start, end, allowed_starts, allowed_ends, best_spans(found, 1)))
-        ranked = best_spans(spans, rules.n_best)
-        probs = probabilities(ranked)
+        ranked = best_spans([s for t in traces for s in t.candidates], settings.spans.n_best)
         n_best = tuple(
             Candidate(
-                context[s.start_char : s.end_char],
-                s.start_char,
-                s.end_char,
-                s.score,
-                float(p),
-                s.window,
-                s.start_token,
-                s.end_token,
+                text=context[s.start_char : s.end_char],
+                start=s.start_char,
+                end=s.end_char,
+                score=s.score,
+                probability=float(p),
+                window=s.window,
+                start_token=s.start_token,
+                end_token=s.end_token,
             )
-            for s, p in zip(ranked, probs, strict=True)
+            for s, p in zip(ranked, probabilities(ranked), strict=True)
         )
-        top = n_best[0] if n_best else Candidate("", 0, 0, -math.inf, 0.0, -1, -1, -1)
+        top = n_best[0] if n_best else NO_CANDIDATE
         trace = self._trace(question, context, encoding, traces, top, settings) if with_trace else None
         return Answer(
-            top.text,
-            top.start,
-            top.end,
-            top.score,
-            top.probability,
-            n_best,
-            encoding.question_truncated,
-            trace,
+            text=top.text,
+            start=top.start,
+            end=top.end,
+            score=top.score,
+            probability=top.probability,
+            n_best=n_best,
+            question_truncated=encoding.question_truncated,
+            trace=trace,
         )
 
-    def _trace(self, question, context, encoding, traces, top: Candidate, settings: AnswerSettings) -> Trace:
+    def _trace(
+        self,
+        question: str,
+        context: str,
+        encoding: PairEncoding,
+        traces: list[WindowTrace],
+        top: Candidate,
+        settings: AnswerSettings,
+    ) -> Trace:
         window_traces = tuple(
-            WindowTrace(
-                window=w,
-                tokens=tuple(self.tokenizer.convert_ids_to_tokens(list(w.input_ids))),
-                start_logits=s,
-                end_logits=e,
-                allowed_starts=a_s,
-                allowed_ends=a_e,
-                best=best[0] if best else None,
-            )
-            for w, s, e, a_s, a_e, best in traces
+            replace(t, tokens=tuple(self.tokenizer.convert_ids_to_tokens(list(t.window.input_ids))))
+            for t in traces
         )
         winner = top.window if top.window >= 0 else None
-        if winner is None:
-            matrix = np.full((0, 0), np.nan)
-        else:
+        matrix = np.full((0, 0), np.nan)
+        if winner is not None:
             wt = window_traces[winner]
             matrix = span_score_matrix(
-                wt.start_logits, wt.end_logits, wt.allowed_starts, wt.allowed_ends, settings.max_answer_length
+                wt.start_logits,
+                wt.end_logits,
+                wt.allowed_starts,
+                wt.allowed_ends,
+                settings.spans.max_answer_length,
             )
         return Trace(
             question=question,

@@ -16,10 +16,11 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from . import model_card
 from .data import DataError
+from .files import write_text_atomically
 from .metrics import score
-from .predict import add_model_arguments, load_from_args, predict, write_atomically
+from .predict import add_model_arguments, load_from_args, predict
+from .train import model_card
 
 
 def record(checkpoint: Path, data_file: str, limit: int, result: dict) -> None:
@@ -28,7 +29,7 @@ def record(checkpoint: Path, data_file: str, limit: int, result: dict) -> None:
     results = json.loads(path.read_text()) if path.exists() else {}
     key = Path(data_file).name + (f" (first {limit})" if limit else "")
     results[key] = result
-    write_atomically(path, json.dumps(results, indent=2) + "\n")  # earlier measurements are never lost
+    write_text_atomically(path, json.dumps(results, indent=2) + "\n")  # earlier measurements are never lost
     model_card.render(checkpoint)
 
 

@@ -18,8 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .engine import Answer, Trace, WindowTrace
-from .windows import Offset, Window
+from .records import Answer, Block, Offset, Trace, Window, WindowTrace
 
 START_COLOUR = "#0072B2"  # blue
 END_COLOUR = "#E69F00"  # orange
@@ -33,74 +32,10 @@ FONT = "Noto Sans, Noto Sans CJK TC, Noto Sans CJK SC, PingFang TC, Microsoft Jh
 TOKEN_LABEL_LIMIT = 64  # windows with more real tokens get numbered ticks (hover shows the tokens)
 MATRIX_TOKENS = 60  # the span matrix shows at most this many paragraph tokens per axis
 NBEST_COLUMNS = ("rank", "answer", "start", "end", "score", "probability", "window")
-
-EXPLANATIONS: dict[str, str] = {
-    "input_ids": (
-        "**input_ids** are the numbers BERT actually reads: each token's row in the model's vocabulary. "
-        "The tokenizer first splits the text into tokens (word pieces such as `##ing` in English, one "
-        "token per character for Chinese in bert-base-chinese), then looks each one up. A token the "
-        "vocabulary lacks becomes the unknown token (`[UNK]` or `<unk>`)."
-    ),
-    "token_type_ids": (
-        "**token_type_ids** (segment ids) tell BERT which part of the pair a token belongs to: 0 for "
-        "`[CLS]`, the question and the first `[SEP]`, 1 for the paragraph and the last `[SEP]`. "
-        "XLM-R style tokenizers (used by multilingual E5 models) come from models pre-trained without "
-        "segments, so their token_type_ids are all 0 and only the separators mark where the question ends."
-    ),
-    "attention_mask": (
-        "**attention_mask** is 1 for real tokens and 0 for padding. Windows read together must have the "
-        "same length, so shorter ones are filled up with padding tokens; a mask of 0 makes every other "
-        "token ignore them, and their scores are never used."
-    ),
-    "special_tokens": (
-        "**Special tokens** mark the layout of the input, and a model must be given the layout it was "
-        "pre-trained with. BERT was pre-trained on sentence pairs written `[CLS] A [SEP] B [SEP]` with "
-        "segment ids 0/1, so question answering feeds it `[CLS] question [SEP] paragraph [SEP]`; XLM-R style "
-        "models were pre-trained without segments and read `<s> question </s></s> paragraph </s>`, a doubled "
-        "separator instead of segment ids (token_type_ids all 0). Special tokens and question tokens can "
-        "never be part of the answer: only paragraph tokens can."
-    ),
-    "windows": (
-        "**Windows**: BERT reads at most `max_length` tokens, question and special tokens included, so a "
-        "long paragraph is read as several windows that each repeat the question with a different piece "
-        "of the paragraph. `doc_stride` is the overlap between consecutive windows: the number of paragraph "
-        "tokens two neighbours share, so an answer cut by one window's edge is whole in the next (the "
-        "homework's sample code used the same name for the step between window starts). Every window is "
-        "scored on its own and the best span over all windows wins."
-    ),
-    "scores": (
-        "**Start and end scores** (logits): for every token the model outputs two numbers, how strongly "
-        "it believes the answer starts there and how strongly it believes the answer ends there. Higher "
-        "is more likely; a softmax over a window's tokens would turn them into probabilities. Only "
-        "paragraph tokens may be chosen (the grey ones are skipped), and where two windows overlap a token "
-        "may start the answer only in the window that gives it more surrounding text (the max-context rule, "
-        "which the Ask tab's advanced settings can switch off to compare)."
-    ),
-    "span_matrix": (
-        "**Span matrix**: a span's score is its start score plus its end score, so every (start, end) "
-        "pair of tokens is one cell. Cells where the end comes before the start are impossible, which is "
-        "the post-processing rule that rejects start > end; so are spans longer than `max_answer_length` "
-        "tokens and spans that begin or end outside the paragraph text (grey). The best cell of each "
-        "window is compared across all windows, and the highest one is the answer."
-    ),
-    "answer": (
-        "**The answer text is cut from the paragraph by character offsets.** The tokenizer records which "
-        "characters each token covers, and the answer is the paragraph from the first character of the "
-        "start token to the last character of the end token. This keeps spaces, case and full-width "
-        "punctuation exactly as written, instead of gluing tokens back together (which would give `[UNK]` "
-        "or stray `##`)."
-    ),
-    "n_best": (
-        "**n-best list**: the best few spans over all windows with their scores (start + end). The "
-        "probability is a softmax over just these candidates, so it shows how the model ranks them "
-        "against each other, not how sure it is that the answer is right."
-    ),
-    "loss": (
-        "**Loss** while fine-tuning is the average of two cross-entropies: how surprised the model is by "
-        "the true start token and by the true end token. It should fall quickly at first and then level "
-        "off; a curve that stays flat suggests a learning rate that is too low, one that jumps up a "
-        "learning rate that is too high."
-    ),
+BLOCK_REASONS: dict[Block, str] = {
+    "not paragraph": "is not paragraph text",
+    "no visible text": "covers only white space",
+    "max context": "is judged in the window that gives it more context (max-context rule)",
 }
 
 
@@ -144,37 +79,11 @@ def token_table(trace: Trace, window: int) -> pd.DataFrame:
             "input_id": w.input_ids,
             "token_type_id": w.token_type_ids,
             "attention_mask": w.attention_mask,
-            "role": token_roles(wt, trace.question_tokens),
+            "role": w.roles,
             "characters": [_characters(trace.context, o) for o in w.offsets],
             "start_logit": np.round(wt.start_logits.astype(float), 3),
             "end_logit": np.round(wt.end_logits.astype(float), 3),
         }
-    )
-
-
-def token_roles(wt: WindowTrace, question_tokens: int) -> list[str]:
-    """Each window token's role: "special", "question", "paragraph" or "padding".
-
-    A window is ``opening specials + question + closing specials + paragraph + closing specials +
-    padding``. The records keep no per-token sequence ids, so the closing specials before the
-    paragraph are recognised as the trailing tokens that also close the window (``[SEP]``, ``</s>``);
-    the rest of the non-question prefix opens it (``[CLS]``, ``<s>``).
-    """
-    w = wt.window
-    real = sum(w.attention_mask)
-    paragraph_end = w.context_start + w.doc_end - w.doc_start
-    closers = set(wt.tokens[paragraph_end:real])
-    specials = w.context_start - question_tokens
-    closing = 0
-    while closing < specials and wt.tokens[w.context_start - 1 - closing] in closers:
-        closing += 1
-    return (
-        ["special"] * (specials - closing)
-        + ["question"] * question_tokens
-        + ["special"] * closing
-        + ["paragraph"] * (paragraph_end - w.context_start)
-        + ["special"] * (real - paragraph_end)
-        + ["padding"] * (len(w.input_ids) - real)
     )
 
 
@@ -200,37 +109,7 @@ def windows_figure(
     winning_window: int | None = None,
 ) -> go.Figure:
     """One horizontal bar per window over the paragraph's tokens; shared tokens shaded, answer marked."""
-    fig = go.Figure(
-        go.Bar(
-            orientation="h",
-            y=[w.index for w in windows],
-            base=[w.doc_start for w in windows],
-            x=[w.doc_end - w.doc_start for w in windows],
-            marker_color=[WINNER_COLOUR if w.index == winning_window else WINDOW_COLOUR for w in windows],
-            marker_line=dict(color="white", width=1),
-            text=[_window_bar_label(w, winning_window) for w in windows],
-            textposition="inside",
-            insidetextanchor="start",
-            customdata=[
-                (
-                    w.doc_start,
-                    w.doc_end - 1,
-                    w.char_start,
-                    w.char_end,
-                    sum(w.attention_mask),
-                    len(w.input_ids),
-                )
-                for w in windows
-            ],
-            hovertemplate=(
-                "<b>window %{y}</b><br>paragraph tokens %{customdata[0]}–%{customdata[1]} (%{x} tokens)"
-                "<br>characters %{customdata[2]}–%{customdata[3]}"
-                "<br>%{customdata[4]} real tokens of %{customdata[5]} in the input<extra></extra>"
-            ),
-            name="window",
-            showlegend=False,
-        )
-    )
+    fig = go.Figure(_window_bars(windows, winning_window))
     for left, right in pairwise(windows):
         _shade_overlap(fig, left, right)
     if answer_tokens is not None:
@@ -258,6 +137,39 @@ def windows_figure(
     )
     fig.update_layout(bargap=0.35)
     return fig
+
+
+def _window_bars(windows: Sequence[Window], winning_window: int | None) -> go.Bar:
+    """One horizontal bar per window, its hover naming tokens, characters and padding."""
+    return go.Bar(
+        orientation="h",
+        y=[w.index for w in windows],
+        base=[w.doc_start for w in windows],
+        x=[w.doc_end - w.doc_start for w in windows],
+        marker_color=[WINNER_COLOUR if w.index == winning_window else WINDOW_COLOUR for w in windows],
+        marker_line=dict(color="white", width=1),
+        text=[_window_bar_label(w, winning_window) for w in windows],
+        textposition="inside",
+        insidetextanchor="start",
+        customdata=[
+            (
+                w.doc_start,
+                w.doc_end - 1,
+                w.char_start,
+                w.char_end,
+                sum(w.attention_mask),
+                len(w.input_ids),
+            )
+            for w in windows
+        ],
+        hovertemplate=(
+            "<b>window %{y}</b><br>paragraph tokens %{customdata[0]}–%{customdata[1]} (%{x} tokens)"
+            "<br>characters %{customdata[2]}–%{customdata[3]}"
+            "<br>%{customdata[4]} real tokens of %{customdata[5]} in the input<extra></extra>"
+        ),
+        name="window",
+        showlegend=False,
+    )
 
 
 def scores_figure(trace: Trace) -> go.Figure:
@@ -401,31 +313,31 @@ def _shared_tokens(windows: Sequence[Window]) -> int | None:
     return max(shared) if shared else None
 
 
-def _token_notes(wt: WindowTrace, roles: list[str], allowed: np.ndarray, verb: str) -> list[str]:
-    """Why each token may or may not start (or end) the answer, for hover text."""
+def _token_notes(wt: WindowTrace, blocks: tuple[Block | None, ...], verb: str) -> list[str]:
+    """Why each token may or may not start (or end) the answer, from the engine's record, for hover text."""
 
-    def note(role: str, may: bool, visible: bool) -> str:
-        if role != "paragraph":
-            return f"{role} token: never part of the answer"
-        if may:
+    def note(role: str, block: Block | None) -> str:
+        if block is None:
             return f"may {verb} the answer"
-        if not visible:
-            return "covers only white space: cannot start or end the answer"
+        if block == "not paragraph":
+            return f"{role} token: never part of the answer"
+        if block == "no visible text":
+            return f"covers only white space: cannot {verb} the answer"
         return "starts are judged in the window that gives it more context (max-context rule)"
 
-    return [note(r, bool(a), bool(v)) for r, a, v in zip(roles, allowed, wt.allowed_ends, strict=True)]
+    return [note(role, block) for role, block in zip(wt.window.roles, blocks, strict=True)]
 
 
 def _cell_notes(trace: Trace, wt: WindowTrace, shown: np.ndarray) -> list[list[str]]:
     """Hover text of every span-matrix cell: the span and its score, or why it is impossible."""
-    limit = trace.settings.max_answer_length
+    limit = trace.settings.spans.max_answer_length
 
     def note(s: int, e: int) -> str:
         head = f"start <b>{_text(wt.tokens[s])}</b> ({s}) → end <b>{_text(wt.tokens[e])}</b> ({e})<br>"
-        if not wt.allowed_starts[s]:
-            return head + "impossible: this token cannot start an answer in this window"
-        if not wt.allowed_ends[e]:
-            return head + "impossible: this token cannot end an answer"
+        if block := wt.start_blocks[s]:
+            return head + f"impossible: the start token {BLOCK_REASONS[block]}"
+        if block := wt.end_blocks[e]:
+            return head + f"impossible: the end token {BLOCK_REASONS[block]}"
         if e < s:
             return head + "impossible: the end comes before the start"
         if e - s + 1 > limit:
@@ -441,7 +353,7 @@ def _cell_notes(trace: Trace, wt: WindowTrace, shown: np.ndarray) -> list[list[s
 def _matrix_positions(wt: WindowTrace) -> np.ndarray:
     """Window positions the span matrix shows: the paragraph tokens, or MATRIX_TOKENS around the answer."""
     w = wt.window
-    first, stop = w.context_start, w.context_start + w.doc_end - w.doc_start
+    first, stop = w.context_start, w.context_end
     if stop - first <= MATRIX_TOKENS:
         return np.arange(first, stop)
     centre = (wt.best.start_token + wt.best.end_token) // 2
@@ -537,12 +449,11 @@ def _row_title(wt: WindowTrace, winning_window: int | None) -> str:
 def _add_score_row(fig: go.Figure, row: int, wt: WindowTrace, trace: Trace, labelled: bool) -> None:
     w = wt.window
     real = np.flatnonzero(np.array(w.attention_mask) == 1)
-    roles = token_roles(wt, trace.question_tokens)
-    for name, logits, allowed, colour, verb in (
-        ("start score", wt.start_logits, wt.allowed_starts, START_COLOUR, "start"),
-        ("end score", wt.end_logits, wt.allowed_ends, END_COLOUR, "end"),
+    for name, logits, blocks, colour, verb in (
+        ("start score", wt.start_logits, wt.start_blocks, START_COLOUR, "start"),
+        ("end score", wt.end_logits, wt.end_blocks, END_COLOUR, "end"),
     ):
-        notes = _token_notes(wt, roles, allowed, verb)
+        notes = _token_notes(wt, blocks, verb)
         fig.add_trace(
             go.Scatter(
                 x=real,
@@ -550,7 +461,7 @@ def _add_score_row(fig: go.Figure, row: int, wt: WindowTrace, trace: Trace, labe
                 mode="lines+markers",
                 line=dict(color=colour, width=1.5 if labelled else 1),
                 marker=dict(
-                    color=[colour if allowed[p] else MUTED_COLOUR for p in real], size=7 if labelled else 4
+                    color=[MUTED_COLOUR if blocks[p] else colour for p in real], size=7 if labelled else 4
                 ),
                 customdata=[(_text(wt.tokens[p]), notes[p]) for p in real],
                 hovertemplate=(
@@ -572,7 +483,7 @@ def _add_score_row(fig: go.Figure, row: int, wt: WindowTrace, trace: Trace, labe
 
 
 def _shade_non_paragraph(fig: go.Figure, row: int, w: Window, real: int) -> None:
-    paragraph_end = w.context_start + w.doc_end - w.doc_start
+    paragraph_end = w.context_end
     for x0, x1 in ((-0.5, w.context_start - 0.5), (paragraph_end - 0.5, real - 0.5)):
         if x1 > x0:
             fig.add_vrect(
@@ -665,7 +576,7 @@ def _matrix_subtitle(trace: Trace, wt: WindowTrace, shown: np.ndarray) -> str:
     paragraph = wt.window.doc_end - wt.window.doc_start
     grey = (
         "grey = impossible: end before start, longer than max_answer_length "
-        f"({trace.settings.max_answer_length}), not paragraph text, or a start judged in another window; "
+        f"({trace.settings.spans.max_answer_length}), not paragraph text, or a start judged in another window; "
         "□ = chosen answer"
     )
     if len(shown) == paragraph:

@@ -7,84 +7,49 @@ paragraph by those character offsets, never rebuilt from tokens.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from .windows import Window
-
-WINDOW_SCORES = ("logits", "softmax")
-
-
-@dataclass(frozen=True)
-class SpanRules:
-    """Which spans may be an answer and how many to keep."""
-
-    max_answer_length: int = 30  # in tokens
-    top_k: int = 20  # best starts x best ends examined per window
-    n_best: int = 10  # spans returned over all windows
-    use_max_context: bool = True  # a start counts only in the window where it has most context
-    window_scores: str = "logits"  # how spans of different windows compare: "logits" or "softmax"
-
-    def __post_init__(self) -> None:
-        for name in ("max_answer_length", "top_k", "n_best"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
-        if self.window_scores not in WINDOW_SCORES:
-            raise ValueError(
-                f"window_scores must be one of {', '.join(WINDOW_SCORES)}, got {self.window_scores!r}."
-            )
+from .records import Block, Span, Window
+from .settings import SpanRules
 
 
-@dataclass(frozen=True)
-class Span:
-    """A candidate answer: token positions inside one window and the paragraph characters they cover."""
-
-    window: int
-    start_token: int
-    end_token: int  # inclusive
-    start_char: int
-    end_char: int  # exclusive
-    start_logit: float
-    end_logit: float
-    normaliser: float = 0.0  # the window's log-partition when windows are compared by probabilities
-
-    @property
-    def score(self) -> float:
-        """BERT's span score: start logit + end logit, a log-probability up to the window's normaliser.
-
-        With the default normaliser 0 the raw scores of all windows are compared (BERT's run_squad).
-        With ``window_scores="softmax"`` it is ``log p_start + log p_end`` within its own window (the
-        transformers pipeline), where a window without the answer can look confident only because its
-        probabilities must sum to one.
-        """
-        return self.start_logit + self.end_logit - self.normaliser
-
-
-def answer_tokens(window: Window, context: str) -> np.ndarray:
-    """Tokens that may end an answer: paragraph tokens covering visible text.
+def end_blocks(window: Window, context: str) -> tuple[Block | None, ...]:
+    """Why each token may not end an answer; None for the paragraph tokens covering visible text.
 
     Excludes the question, special and padding tokens (offset None) and tokens that cover no
     character or only white space (a lone SentencePiece "▁"), so an answer never ends in the middle
     of nothing or takes in trailing white space.
     """
-    return np.array(
-        [o is not None and context[o[0] : o[1]].strip() != "" for o in window.offsets], dtype=bool
-    )
+    return tuple(_block(o, context, o and o[1]) for o in window.offsets)
 
 
-def start_tokens(window: Window, context: str) -> np.ndarray:
-    """Tokens that may start an answer: the answer tokens, and a lone "▁" right before visible text.
+def start_blocks(
+    window: Window, context: str, max_context: tuple[bool, ...] | None = None
+) -> tuple[Block | None, ...]:
+    """Why each token may not start an answer: as for ends, but a lone "▁" before visible text may start.
 
     SentencePiece writes " 1985" as "▁" + "1985", and the model often puts its start score on the
     "▁". That token covers no character, so a span starting there begins where the next token begins:
     the same answer text, with the evidence the model gave. (The transformers pipeline reads such a
-    token as the next character and so allows it too.)
+    token as the next character and so allows it too.) With ``max_context`` (google-research/bert's
+    rule, see ``windows.max_context_mask``) a token shared with another window starts only where it
+    has the most context.
     """
-    return np.array(
-        [o is not None and context[o[0] : max(o[1], o[0] + 1)].strip() != "" for o in window.offsets],
-        dtype=bool,
-    )
+    blocks = [_block(o, context, o and max(o[1], o[0] + 1)) for o in window.offsets]
+    if max_context is not None:
+        blocks = [b if b or judged else "max context" for b, judged in zip(blocks, max_context, strict=True)]
+    return tuple(blocks)
+
+
+def _block(offset: tuple[int, int] | None, context: str, visible_end: int | None) -> Block | None:
+    if offset is None:
+        return "not paragraph"
+    return None if context[offset[0] : visible_end].strip() else "no visible text"
+
+
+def unblocked(blocks: tuple[Block | None, ...]) -> np.ndarray:
+    """(L,) bool: the tokens nothing blocks."""
+    return np.array([b is None for b in blocks], dtype=bool)
 
 
 def window_spans(

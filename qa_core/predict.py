@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,9 +20,16 @@ from tqdm import tqdm
 
 from .checkpoints import default_checkpoint
 from .data import DataError, Example, load_examples
-from .engine import AnswerSettings, QAEngine
+from .engine import QAEngine
+from .files import write_text_atomically
+from .settings import AnswerSettings, SpanRules, WindowSettings, default_of, help_of
 
 CHUNK = 64  # questions per engine call: windows of neighbouring questions share batches
+SETTING_OPTIONS = (
+    (WindowSettings, "max_length"),
+    (WindowSettings, "doc_stride"),
+    (SpanRules, "max_answer_length"),
+)
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,17 +46,13 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--int8", action="store_true", help="Quantise the linear layers to int8 (faster on CPU)."
     )
-    defaults = AnswerSettings()
-    parser.add_argument("--max-length", type=int, default=defaults.max_length, help="Tokens per window.")
-    parser.add_argument(
-        "--doc-stride",
-        type=int,
-        default=defaults.doc_stride,
-        help="Paragraph tokens shared by consecutive windows.",
-    )
-    parser.add_argument(
-        "--max-answer-length", type=int, default=defaults.max_answer_length, help="Longest answer, in tokens."
-    )
+    for record, name in SETTING_OPTIONS:
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=int,
+            default=default_of(record, name),
+            help=help_of(record, name),
+        )
 
 
 def load_from_args(args: argparse.Namespace) -> tuple[QAEngine, list[Example], AnswerSettings]:
@@ -60,7 +62,8 @@ def load_from_args(args: argparse.Namespace) -> tuple[QAEngine, list[Example], A
         examples = examples[: args.limit]
     engine = QAEngine.load(args.checkpoint or default_checkpoint(), int8=args.int8)
     settings = AnswerSettings(
-        max_length=args.max_length, doc_stride=args.doc_stride, max_answer_length=args.max_answer_length
+        windows=WindowSettings(max_length=args.max_length, doc_stride=args.doc_stride),
+        spans=SpanRules(max_answer_length=args.max_answer_length),
     )
     return engine, examples, settings
 
@@ -75,14 +78,6 @@ def predict(engine: QAEngine, examples: Sequence[Example], settings: AnswerSetti
             predictions.update({e.id: a.text for e, a in zip(chunk, answers, strict=True)})
             bar.update(len(chunk))
     return predictions
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary file beside ``path`` and rename, so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def homework_csv(predictions: dict[str, str]) -> str:
@@ -106,9 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         predictions = predict(engine, examples, settings)  # settings that cannot cut windows fail here
     except (DataError, FileNotFoundError, ValueError) as error:
         parser.exit(2, f"error: {error}\n")
-    write_atomically(args.out, json.dumps(predictions, ensure_ascii=False, indent=1) + "\n")
+    write_text_atomically(args.out, json.dumps(predictions, ensure_ascii=False, indent=1) + "\n")
     if args.csv:
-        write_atomically(args.csv, homework_csv(predictions))
+        write_text_atomically(args.csv, homework_csv(predictions))
     print(f"wrote {len(predictions)} answers to {args.out}", file=sys.stderr)
     return 0
 

@@ -12,40 +12,11 @@ import random
 import unicodedata
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Literal
 
 from transformers import PreTrainedTokenizerBase
 
-Offset = tuple[int, int]
-Placement = Literal["random", "centre"]
-
-
-@dataclass(frozen=True)
-class WindowSettings:
-    """How a pair is cut into windows.
-
-    ``doc_stride`` is the number of paragraph tokens that two consecutive windows *share*
-    (the meaning of ``stride`` in Hugging Face tokenizers). The homework's sample code used the
-    same word for the step between window starts; here that step is
-    ``context tokens per window - doc_stride``.
-    """
-
-    max_length: int = 384
-    doc_stride: int = 128
-    max_question_length: int = 64
-
-    def __post_init__(self) -> None:
-        if self.max_length < 16:
-            raise ValueError(f"max_length must be at least 16 tokens, got {self.max_length}.")
-        if self.doc_stride < 0:
-            raise ValueError(f"doc_stride must be 0 or more tokens, got {self.doc_stride}.")
-        if self.max_question_length < 1:
-            raise ValueError(f"max_question_length must be at least 1 token, got {self.max_question_length}.")
-
-    @property
-    def question_limit(self) -> int:
-        """Question tokens kept: never more than half the window, so the paragraph always has room."""
-        return min(self.max_question_length, self.max_length // 2)
+from .records import Offset, TokenRole, Window
+from .settings import Placement, WindowSettings
 
 
 @dataclass(frozen=True)
@@ -58,6 +29,7 @@ class PairEncoding:
 
     prefix_ids: tuple[int, ...]
     prefix_type_ids: tuple[int, ...]
+    prefix_roles: tuple[TokenRole, ...]  # "special" or "question", from the tokenizer's sequence ids
     context_ids: tuple[int, ...]
     context_type_ids: tuple[int, ...]
     context_offsets: tuple[Offset, ...]  # character offsets into the paragraph, one per context token
@@ -69,34 +41,6 @@ class PairEncoding:
     def room_for_context(self, max_length: int) -> int:
         """Paragraph tokens that fit in one window next to the question and special tokens."""
         return max_length - len(self.prefix_ids) - len(self.suffix_ids)
-
-
-@dataclass(frozen=True)
-class Window:
-    """One model input. ``offsets[i]`` is the paragraph character range of token i, None elsewhere."""
-
-    index: int
-    input_ids: tuple[int, ...]
-    token_type_ids: tuple[int, ...]
-    attention_mask: tuple[int, ...]
-    offsets: tuple[Offset | None, ...]
-    context_start: int  # position of the first paragraph token inside the window
-    doc_start: int  # index of the first paragraph token in the whole paragraph's tokens
-    doc_end: int  # one past the last paragraph token
-
-    @property
-    def char_start(self) -> int:
-        """First paragraph character this window covers."""
-        return self.offsets[self.context_start][0]
-
-    @property
-    def char_end(self) -> int:
-        """One past the last paragraph character this window covers."""
-        return self.offsets[self.context_start + self.doc_end - self.doc_start - 1][1]
-
-    def doc_position(self, token: int) -> int:
-        """Index in the whole paragraph's tokens of window token ``token`` (a paragraph token)."""
-        return self.doc_start + token - self.context_start
 
 
 def encode_pairs(
@@ -133,6 +77,7 @@ def _split_pair(batch, i: int, paragraph: str, max_question_length: int) -> Pair
     return PairEncoding(
         prefix_ids=tuple(ids[t] for t in prefix),
         prefix_type_ids=tuple(type_ids[t] for t in prefix),
+        prefix_roles=tuple("special" if sequence_ids[t] is None else "question" for t in prefix),
         context_ids=tuple(ids[first : last + 1]),
         context_type_ids=tuple(type_ids[first : last + 1]),
         context_offsets=_with_marks(_own_offsets(offsets[first : last + 1]), paragraph),
@@ -209,10 +154,10 @@ def build_window(
         encoding.prefix_type_ids + encoding.context_type_ids[doc_start:doc_end] + encoding.suffix_type_ids
     )
     n_prefix, n_context, n_pad = len(encoding.prefix_ids), doc_end - doc_start, max(0, length - len(ids))
-    offsets = (
-        (None,) * n_prefix
-        + encoding.context_offsets[doc_start:doc_end]
-        + (None,) * (len(encoding.suffix_ids) + n_pad)
+    n_suffix = len(encoding.suffix_ids)
+    offsets = (None,) * n_prefix + encoding.context_offsets[doc_start:doc_end] + (None,) * (n_suffix + n_pad)
+    roles: tuple[TokenRole, ...] = (
+        encoding.prefix_roles + ("paragraph",) * n_context + ("special",) * n_suffix + ("padding",) * n_pad
     )
     return Window(
         index=index,
@@ -220,6 +165,7 @@ def build_window(
         token_type_ids=type_ids + (0,) * n_pad,
         attention_mask=(1,) * len(ids) + (0,) * n_pad,
         offsets=offsets,
+        roles=roles,
         context_start=n_prefix,
         doc_start=doc_start,
         doc_end=doc_start + n_context,

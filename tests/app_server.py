@@ -9,9 +9,9 @@ from pathlib import Path
 from tiny_models import make_tiny_bert, make_tiny_unigram_bert
 
 from qa_core import checkpoints
-from tools.app_process import REPO, launched_app
+from tools.app_process import launched_app
 
-__all__ = ["REPO", "make_checkpoints_root", "running_app"]
+__all__ = ["make_checkpoints_root", "running_app"]
 
 
 def make_checkpoints_root(root: Path) -> Path:

@@ -11,20 +11,22 @@ from __future__ import annotations
 import json
 
 import pytest
-from app_server import REPO, make_checkpoints_root, running_app
+from app_server import make_checkpoints_root, running_app
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from qa_core import checkpoints, figures
+from qa_core.files import REPO_ROOT
 from qa_core.metrics import f1
 
 EXAMPLES = {
-    e["label"]: e for e in json.loads((REPO / "assets" / "examples.json").read_text(encoding="utf-8"))
+    e["label"]: e for e in json.loads((REPO_ROOT / "assets" / "examples.json").read_text(encoding="utf-8"))
 }
 ENGLISH = EXAMPLES["English: the waggle dance"]
 CHINESE = EXAMPLES["繁體中文: 臺北101"]
-REAL_DEFAULT = REPO / "checkpoints" / checkpoints.DEFAULT_NAME
+REAL_DEFAULT = REPO_ROOT / "checkpoints" / checkpoints.DEFAULT_NAME
 KEYS = {"answer", "start", "end", "score", "probability", "model"}
+SETTINGS = {"max_length": 384, "doc_stride": 128, "max_answer_length": 30, "n_best": 5}
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +48,10 @@ def check_contract(result: dict, context: str, model: str) -> None:
 
 def test_english_question_with_the_english_model(client):
     result = client.predict(
-        ENGLISH["question"], ENGLISH["context"], checkpoints.ENGLISH_NAME, api_name="/answer"
+        question=ENGLISH["question"],
+        context=ENGLISH["context"],
+        model=checkpoints.ENGLISH_NAME,
+        api_name="/answer",
     )
     check_contract(result, ENGLISH["context"], checkpoints.ENGLISH_NAME)
 
@@ -58,23 +63,29 @@ def test_chinese_question_with_the_default_model(client):
 
 def test_long_paragraph_is_answered_across_windows(client):
     long = EXAMPLES["長段落 (3+ windows): 茶的歷史"]
-    result = client.predict(long["question"], long["context"], api_name="/answer")
+    result = client.predict(question=long["question"], context=long["context"], api_name="/answer")
     check_contract(result, long["context"], checkpoints.DEFAULT_NAME)
 
 
 def test_blank_question_is_refused_with_a_message(client):
     with pytest.raises(AppError, match="The question is empty: type a question about the paragraph."):
-        client.predict("   ", CHINESE["context"], api_name="/answer")
+        client.predict(question="   ", context=CHINESE["context"], api_name="/answer")
 
 
 def test_unknown_model_names_the_models_there_are(client):
     with pytest.raises(AppError, match=r"no model called 'bert-large'.*e5-small-zh-en-qa, minilm-l6-en-qa"):
-        client.predict(ENGLISH["question"], ENGLISH["context"], "bert-large", api_name="/answer")
+        client.predict(
+            question=ENGLISH["question"], context=ENGLISH["context"], model="bert-large", api_name="/answer"
+        )
 
 
 def test_ask_endpoint_returns_the_highlighted_paragraph(client):
     segments, summary, nbest, *_ = client.predict(
-        ENGLISH["question"], ENGLISH["context"], checkpoints.ENGLISH_NAME, 384, 128, 30, 5, api_name="/ask"
+        question=ENGLISH["question"],
+        context=ENGLISH["context"],
+        model=checkpoints.ENGLISH_NAME,
+        **SETTINGS,
+        api_name="/ask",
     )
     assert "".join(s["token"] for s in segments) == ENGLISH["context"], segments
     answers = [s["token"] for s in segments if s["class_or_confidence"] == "answer"]
@@ -90,13 +101,10 @@ def test_a_server_started_with_qa_int8_answers_in_int8_and_says_so(tmp_path):
         client = Client(url, verbose=False)
         result = client.predict(question=CHINESE["question"], context=CHINESE["context"], api_name="/answer")
         _, summary, *_ = client.predict(
-            ENGLISH["question"],
-            ENGLISH["context"],
-            checkpoints.ENGLISH_NAME,
-            384,
-            128,
-            30,
-            5,
+            question=ENGLISH["question"],
+            context=ENGLISH["context"],
+            model=checkpoints.ENGLISH_NAME,
+            **SETTINGS,
             api_name="/ask",
         )
     check_contract(result, CHINESE["context"], checkpoints.DEFAULT_NAME)
@@ -106,7 +114,11 @@ def test_a_server_started_with_qa_int8_answers_in_int8_and_says_so(tmp_path):
 def test_a_cut_question_is_pointed_out(client):
     question = "what is the capital of france " * 20  # 120 tokens; the model reads at most 64
     _, summary, *_ = client.predict(
-        question, ENGLISH["context"], checkpoints.ENGLISH_NAME, 384, 128, 30, 5, api_name="/ask"
+        question=question,
+        context=ENGLISH["context"],
+        model=checkpoints.ENGLISH_NAME,
+        **SETTINGS,
+        api_name="/ask",
     )
     assert "The question is long: the model read only its first 64 tokens." in summary
 
@@ -117,7 +129,12 @@ def test_the_max_context_switch_lets_every_window_propose_shared_starts(client):
 
     def muted_starts(use_max_context: bool) -> int:
         *_, plot = client.predict(
-            long["question"], long["context"], None, 128, 64, 30, 5, use_max_context, api_name="/ask"
+            question=long["question"],
+            context=long["context"],
+            model=None,
+            **{**SETTINGS, "max_length": 128, "doc_stride": 64},
+            use_max_context=use_max_context,
+            api_name="/ask",
         )[:4]
         figure = json.loads(plot["plot"])
         starts = [t for t in figure["data"] if t.get("meta", {}).get("series") == "start"]
@@ -130,7 +147,7 @@ def test_the_max_context_switch_lets_every_window_propose_shared_starts(client):
 
 
 def test_model_list_holds_the_shipped_models(client):
-    update = client.predict(checkpoints.ENGLISH_NAME, api_name="/models")
+    update = client.predict(current=checkpoints.ENGLISH_NAME, api_name="/models")
     assert [c[0] for c in update["choices"]] == [checkpoints.DEFAULT_NAME, checkpoints.ENGLISH_NAME]
     assert update["value"] == checkpoints.ENGLISH_NAME
 
@@ -138,16 +155,26 @@ def test_model_list_holds_the_shipped_models(client):
 def test_fine_tuning_is_refused_when_switched_off(client):
     with pytest.raises(AppError, match="Fine-tuning is switched off on this server"):
         client.predict(
-            "mine", f"{checkpoints.ENGLISH_NAME} (shipped QA model)", None, 4, 0, 1e-4, 8, 256, 64, "random",
-            "linear", api_name="/fine_tune",
-        )  # fmt: skip
+            name="mine",
+            base=f"{checkpoints.ENGLISH_NAME} (shipped QA model)",
+            data_file=None,
+            max_steps=4,
+            epochs=0,
+            learning_rate=1e-4,
+            batch_size=8,
+            max_length=256,
+            doc_stride=64,
+            placement="random",
+            schedule="linear",
+            api_name="/fine_tune",
+        )
 
 
 @pytest.fixture(scope="module")
 def real_client(tmp_path_factory) -> Client:
     if not (REAL_DEFAULT / "model.safetensors").is_file():
         pytest.skip(f"the trained default checkpoint {REAL_DEFAULT.name} is not in checkpoints/")
-    with running_app(tmp_path_factory.mktemp("real_app") / "server.log", REPO / "checkpoints") as url:
+    with running_app(tmp_path_factory.mktemp("real_app") / "server.log", REPO_ROOT / "checkpoints") as url:
         yield Client(url, verbose=False)
 
 
@@ -156,6 +183,6 @@ def real_client(tmp_path_factory) -> Client:
 def test_real_default_model_finds_the_answer(real_client, label):
     """Judged by answer F1 (as in the benchmarks), so "約660公噸" for "660公噸" still counts."""
     example = EXAMPLES[label]
-    result = real_client.predict(example["question"], example["context"], api_name="/answer")
+    result = real_client.predict(question=example["question"], context=example["context"], api_name="/answer")
     check_contract(result, example["context"], checkpoints.DEFAULT_NAME)
     assert f1(result["answer"], [example["answer"]]) >= 0.6, (result["answer"], example["answer"])

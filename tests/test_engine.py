@@ -14,7 +14,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from qa_core.engine import MAX_CONTEXT_CHARS, Answer, AnswerSettings, QAEngine, validate_pair
+from qa_core.engine import QAEngine, validate_pair
+from qa_core.records import Answer
+from qa_core.settings import AnswerSettings, RequestLimits, SpanRules, WindowSettings
+
+LIMITS = RequestLimits(max_chars=20_000, max_windows=64)  # a server's policy, as the app sets it
 
 # Unknown characters (Greek, kana, emoji, accents), mixed scripts, full-width punctuation, unspaced Chinese.
 CHINESE = "台北是臺灣的首都，位於島嶼北部。東京🗼は日本の首都；上海東方明珠塔在上海。Ωμέγα台北天氣很好！"
@@ -32,7 +36,7 @@ LONG = (
     + "the seine flows through paris. " * 4
     + "上海東方明珠塔很好。" * 4
 )
-SMALL = AnswerSettings(max_length=48, doc_stride=8, max_question_length=16)
+SMALL = AnswerSettings(WindowSettings(max_length=48, doc_stride=8, max_question_length=16))
 TOKEN_MARKS = ("[UNK]", "<unk>", "##", "▁", "[CLS]", "[SEP]", "<s>", "</s>", "[PAD]", "<pad>")
 
 
@@ -71,7 +75,7 @@ def assert_exact(answer: Answer, context: str) -> None:
 def test_every_candidate_is_cut_from_the_paragraph_by_offsets(engine, question, context) -> None:
     answer = engine.answer(question, context, SMALL)
     assert_exact(answer, context)
-    assert len(answer.n_best) == SMALL.n_best
+    assert len(answer.n_best) == SMALL.spans.n_best
     assert len({(c.start, c.end) for c in answer.n_best}) == len(answer.n_best), "no duplicate spans"
     assert [c.score for c in answer.n_best] == sorted((c.score for c in answer.n_best), reverse=True)
     assert sum(c.probability for c in answer.n_best) == pytest.approx(1.0)
@@ -79,7 +83,7 @@ def test_every_candidate_is_cut_from_the_paragraph_by_offsets(engine, question, 
 
 def test_chinese_answers_get_no_spaces_even_across_unknown_characters(engine) -> None:
     context = "東京🗼は日本の首都台北是臺灣的首都"  # kana and emoji are unknown to both vocabularies
-    answer = engine.answer("首都在哪裡？", context, AnswerSettings(n_best=20))
+    answer = engine.answer("首都在哪裡？", context, AnswerSettings(spans=SpanRules(n_best=20)))
     assert_exact(answer, context)
     multi = [c.text for c in answer.n_best if len(c.text) > 1]
     assert multi, "some candidates span several tokens"
@@ -110,7 +114,7 @@ def test_trace_has_one_consistent_record_per_window(engine) -> None:
     for wt in trace.windows:
         w = wt.window
         n = len(w.input_ids)
-        assert n <= SMALL.max_length
+        assert n <= SMALL.windows.max_length
         assert len(wt.tokens) == len(w.token_type_ids) == len(w.attention_mask) == len(w.offsets) == n
         assert list(wt.tokens) == engine.tokenizer.convert_ids_to_tokens(list(w.input_ids))
         for array in (wt.start_logits, wt.end_logits, wt.allowed_starts, wt.allowed_ends):
@@ -121,7 +125,9 @@ def test_trace_has_one_consistent_record_per_window(engine) -> None:
 
 
 def test_winning_window_holds_the_answer_and_its_matrix_agrees(engine) -> None:
-    settings = AnswerSettings(max_length=48, doc_stride=8, max_question_length=16, top_k=64)
+    settings = AnswerSettings(
+        WindowSettings(max_length=48, doc_stride=8, max_question_length=16), SpanRules(top_k=64)
+    )
     answer = engine.answer("台北在哪裡？", LONG, settings)
     top = answer.n_best[0]
     assert answer.trace.winning_window == top.window
@@ -152,7 +158,7 @@ def test_windows_overlap_by_doc_stride_and_cover_the_paragraph(engine) -> None:
     windows = [wt.window for wt in engine.answer("台北在哪裡？", LONG, SMALL).trace.windows]
     assert windows[0].doc_start == 0
     for a, b in pairwise(windows):
-        assert b.doc_start == a.doc_end - SMALL.doc_stride
+        assert b.doc_start == a.doc_end - SMALL.windows.doc_stride
     covered = {c for w in windows for o in w.offsets if o is not None for c in range(*o)}
     assert {i for i, ch in enumerate(LONG) if not ch.isspace()} <= covered
 
@@ -161,10 +167,10 @@ def test_a_long_question_is_truncated_and_reported(engine) -> None:
     question = "what is the capital city of france and which river flows through it and who built the tower"
     long = engine.answer(question, ENGLISH, SMALL)
     assert long.question_truncated and long.trace.question_truncated
-    assert long.trace.question_tokens == SMALL.max_question_length
+    assert long.trace.question_tokens == SMALL.windows.max_question_length
     assert_exact(long, ENGLISH)
     short = engine.answer("what flows", ENGLISH, SMALL)
-    assert not short.question_truncated and short.trace.question_tokens < SMALL.max_question_length
+    assert not short.question_truncated and short.trace.question_tokens < SMALL.windows.max_question_length
 
 
 # --- batching -------------------------------------------------------------------------------------
@@ -238,7 +244,7 @@ def test_a_tokenizer_without_offsets_is_refused(tiny_bert_dir) -> None:
         (" \n\t ", ENGLISH, "question is empty"),
         ("who?", "", "paragraph is empty"),
         ("who?", "   \n", "paragraph is empty"),
-        ("who?", "x" * (MAX_CONTEXT_CHARS + 1), f"the limit is {MAX_CONTEXT_CHARS:,}"),
+        ("who?", "x" * (LIMITS.max_chars + 1), f"the limit is {LIMITS.max_chars:,}"),
         ("who\ud800?", ENGLISH, "question contains U+D800 at character 3"),
         ("who?", "the cat \udfff sat", "paragraph contains U+DFFF at character 8"),
     ],
@@ -254,26 +260,61 @@ def test_a_tokenizer_without_offsets_is_refused(tiny_bert_dir) -> None:
 )
 def test_unusable_input_is_refused_with_a_message(engine, question, context, message) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
-        validate_pair(question, context)
+        validate_pair(question, context, LIMITS)
     with pytest.raises(ValueError, match=re.escape(message)):
-        engine.answer(question, context)
+        engine.answer(question, context, limits=LIMITS)
     with pytest.raises(ValueError, match=re.escape(message)):
-        engine.answer_many([("fine?", ENGLISH), (question, context)])
+        engine.answer_many([("fine?", ENGLISH), (question, context)], limits=LIMITS)
 
 
 def test_a_paragraph_at_the_character_limit_is_accepted() -> None:
-    validate_pair("who?", "x" * MAX_CONTEXT_CHARS)
+    validate_pair("who?", "x" * LIMITS.max_chars, LIMITS)
+
+
+def test_without_a_servers_limits_a_long_paragraph_is_answered(engine) -> None:
+    """Batch prediction and evaluation pass no limits: a web server's policy must not bind them."""
+    context = "台北是臺灣的首都" * 400
+    validate_pair("who?", "x" * (LIMITS.max_chars + 1))
+    answer = engine.answer("台北在哪裡？", context, SMALL)
+    assert len(answer.trace.windows) > LIMITS.max_windows
+    assert context[answer.start : answer.end] == answer.text
 
 
 def test_a_paragraph_needing_too_many_windows_is_refused(engine) -> None:
     with pytest.raises(ValueError, match=r"needs \d+ windows .* the limit is 64\. Shorten the paragraph"):
-        engine.answer("台北在哪裡？", "台北是臺灣的首都" * 400, SMALL)
+        engine.answer("台北在哪裡？", "台北是臺灣的首都" * 400, SMALL, LIMITS)
 
 
 def test_a_stride_too_large_for_the_window_is_refused(engine) -> None:
     with pytest.raises(ValueError, match="doc_stride"):
-        engine.answer("台北在哪裡？", LONG, AnswerSettings(max_length=48, doc_stride=40))
+        engine.answer("台北在哪裡？", LONG, AnswerSettings(WindowSettings(max_length=48, doc_stride=40)))
     with pytest.raises(ValueError, match="max_length must be at least 16"):
-        AnswerSettings(max_length=8)
+        WindowSettings(max_length=8)
     with pytest.raises(ValueError, match="n_best must be at least 1"):
-        AnswerSettings(n_best=0)
+        SpanRules(n_best=0)
+
+
+def test_the_trace_records_each_tokens_role_and_why_it_may_not_start_or_end(engine) -> None:
+    """The figures read these records; nothing about a token is rebuilt from its text."""
+    trace = engine.answer("台北在哪裡？", LONG, SMALL).trace
+    assert len(trace.windows) > 1
+    for wt in trace.windows:
+        w, roles = wt.window, wt.window.roles
+        assert roles[0] == "special" and roles[w.context_start - 1] == "special"
+        assert roles[: w.context_start].count("question") == trace.question_tokens
+        assert set(roles[w.context_start : w.context_end]) == {"paragraph"}
+        assert set(roles[w.context_end :]) <= {"special", "padding"}
+        assert [r == "padding" for r in roles] == [m == 0 for m in w.attention_mask]
+        for role, start, end in zip(roles, wt.start_blocks, wt.end_blocks, strict=True):
+            assert (role != "paragraph") == (start == "not paragraph") == (end == "not paragraph")
+        judged_elsewhere = [s == "max context" for s in wt.start_blocks]
+        assert judged_elsewhere == [
+            r == "paragraph" and not m for r, m in zip(roles, wt.max_context, strict=True)
+        ]
+    assert any("max context" in wt.start_blocks for wt in trace.windows), "overlapping windows share starts"
+
+
+def test_without_the_max_context_rule_no_start_is_blocked_for_it(engine) -> None:
+    rules_off = AnswerSettings(SMALL.windows, SpanRules(use_max_context=False))
+    trace = engine.answer("台北在哪裡？", LONG, rules_off).trace
+    assert all(wt.max_context is None and "max context" not in wt.start_blocks for wt in trace.windows)

@@ -10,9 +10,8 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from qa_core.engine import AnswerSettings, QAEngine
+from qa_core.engine import QAEngine
 from qa_core.figures import (
-    EXPLANATIONS,
     MATRIX_TOKENS,
     NBEST_COLUMNS,
     TraceError,
@@ -25,10 +24,11 @@ from qa_core.figures import (
     token_table,
     windows_figure,
 )
+from qa_core.settings import AnswerSettings, WindowSettings
 
 QUESTION = "台北在哪裡？"
 CONTEXT = "台北是臺灣的首都，位於島嶼北部。" * 4 + "The cat sat on the mat in Paris, the capital of France."
-SETTINGS = AnswerSettings(max_length=48, doc_stride=8, max_question_length=16)
+SETTINGS = AnswerSettings(WindowSettings(max_length=48, doc_stride=8, max_question_length=16))
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +181,7 @@ def test_windows_figure_has_one_bar_per_window_over_its_paragraph_tokens(answer)
     assert len(set(colours)) == 2 and colours.count(colours[trace.winning_window]) == 1
     overlaps = [s for s in fig.layout.shapes if s.legendgroup == "overlap"]
     assert [(s.x0, s.x1) for s in overlaps] == [(b.doc_start, a.doc_end) for a, b in pairwise(windows)]
-    assert {s.x1 - s.x0 for s in overlaps} == {SETTINGS.doc_stride}
+    assert {s.x1 - s.x0 for s in overlaps} == {SETTINGS.windows.doc_stride}
     (marked,) = [s for s in fig.layout.shapes if s.name == "answer"]
     assert (marked.x0, marked.x1) == (first, last + 1)
     assert fig.layout.xaxis.range == (0, trace.paragraph_tokens)
@@ -267,7 +267,7 @@ def test_span_matrix_figure_masks_exactly_the_impossible_spans(answer):
 @pytest.fixture(scope="module")
 def long_trace(tiny_bert_dir):
     """A trace whose winning window holds more paragraph tokens than the span matrix shows."""
-    settings = AnswerSettings(max_length=160, doc_stride=16, max_question_length=16)
+    settings = AnswerSettings(WindowSettings(max_length=160, doc_stride=16, max_question_length=16))
     trace = QAEngine.load(tiny_bert_dir).answer(QUESTION, CONTEXT * 3, settings).trace
     w = trace.windows[trace.winning_window].window
     assert w.doc_end - w.doc_start > MATRIX_TOKENS
@@ -296,7 +296,7 @@ def test_span_matrix_neighbourhood_follows_the_answer(long_trace, place):
     start = {"first": first, "middle": (first + last) // 2 - 1, "last": last - 2}[place]
     best = dataclasses.replace(wt.best, start_token=start, end_token=start + 2)
     windows = list(long_trace.windows)
-    windows[winner] = dataclasses.replace(wt, best=best)
+    windows[winner] = dataclasses.replace(wt, candidates=(best,))
     shown = shown_positions(span_matrix_figure(dataclasses.replace(long_trace, windows=tuple(windows))))
     assert shown[0] <= start and start + 2 <= shown[-1]
     expected_edge = {"first": shown[0] == first, "last": shown[-1] == last}
@@ -330,21 +330,3 @@ def test_figures_render_to_png(bert_answer, tmp_path):
         path = tmp_path / f"figure{index}.png"
         fig.write_image(path)
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_explanations_cover_the_teaching_view():
-    topics = {
-        "input_ids",
-        "token_type_ids",
-        "attention_mask",
-        "special_tokens",
-        "windows",
-        "scores",
-        "span_matrix",
-    }
-    assert topics | {"answer", "n_best", "loss"} == set(EXPLANATIONS)
-    assert "character offsets" in EXPLANATIONS["answer"]
-    assert "`doc_stride` is the overlap between consecutive windows" in EXPLANATIONS["windows"]
-    assert "</s></s>" in EXPLANATIONS["special_tokens"] and "all 0" in EXPLANATIONS["special_tokens"]
-    assert "start > end" in EXPLANATIONS["span_matrix"]
-    assert "max_answer_length" in EXPLANATIONS["span_matrix"]

@@ -12,11 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from qa_core import checkpoints, finetune, train
+from qa_core import checkpoints
 from qa_core.data import DataError, Example, GoldAnswer, load_examples
 from qa_core.engine import QAEngine
-from qa_core.finetune import FineTuneJobs, FineTuneRequest, JobStatus
 from qa_core.metrics import is_chinese
+from qa_core.train import jobs as finetune
+from qa_core.train import run as train
+from qa_core.train.config import TrainConfig
+from qa_core.train.jobs import FineTuneJobs, FineTuneRequest, JobStatus
 
 TIMEOUT_S = 60
 
@@ -34,13 +37,17 @@ def jobs(tmp_path, root, tiny_bert_dir):
     wait_until_done(jobs)
 
 
-def tiny_request(data_file: Path = finetune.SAMPLE_DATA, name: str = "mine", **changes) -> FineTuneRequest:
+def tiny_request(
+    data_file: Path = finetune.SAMPLE_DATA, name: str = "mine", held_out: float = 0.1, **changes
+) -> FineTuneRequest:
     settings = {"max_steps": 3, "batch_size": 2, "max_length": 48, "doc_stride": 16, **changes}
-    return FineTuneRequest(name=name, base="tiny model", data_file=str(data_file), **settings)
+    return FineTuneRequest(
+        name=name, base="tiny model", data_file=str(data_file), held_out=held_out, settings=settings
+    )
 
 
 def wait_until_done(jobs: FineTuneJobs) -> JobStatus:
-    return wait_for(jobs, lambda status: status.state != "running")
+    return wait_for(jobs, lambda status: not status.busy)
 
 
 def wait_for(jobs: FineTuneJobs, condition) -> JobStatus:
@@ -89,16 +96,18 @@ def test_sample_data_is_a_small_mixed_language_squad_file():
 
 def test_job_trains_saves_a_loadable_checkpoint_and_scores_held_out_questions(jobs, root, tmp_path):
     started = jobs.start(tiny_request())
-    assert (started.state, started.max_steps, started.checkpoint) == ("running", 3, None)
+    assert (started.state, started.max_steps, started.checkpoint) == ("running", 3, "user/mine")
+    assert (started.training_questions, started.held_out_questions, started.replacing) == (35, 4, False)
+    assert checkpoints.available(root) == {}, "nothing is saved before the job finishes"
 
     status = wait_until_done(jobs)
 
-    assert status.state == "finished", status.message
-    assert (status.step, status.max_steps, status.checkpoint) == (3, 3, "user/mine")
+    assert status.state == "finished", status.error
+    assert (status.step, status.max_steps, status.checkpoint, status.error) == (3, 3, "user/mine", None)
     assert [step for step, _ in status.losses] == [1, 2, 3]
     assert all(math.isfinite(loss) and loss > 0 for _, loss in status.losses)
     assert status.scores is not None and status.scores.n == 4  # 10% of the sample's 39 questions
-    assert status.message.startswith("Saved user/mine after 3 steps")
+    assert status.elapsed_s > 0 and status.eta_s is None
     assert checkpoints.available(root) == {"user/mine": root / "user" / "mine"}
     assert sorted(p.name for p in (root / "user").iterdir()) == ["mine"]  # no temporary folder left
 
@@ -137,17 +146,18 @@ def test_split_holds_out_one_to_two_hundred_questions_in_file_order():
 
 def test_cancel_stops_the_job_saves_nothing_and_a_second_start_is_refused(jobs, root, earlier_checkpoint):
     before = digest(earlier_checkpoint)
-    jobs.start(tiny_request(max_steps=10_000))
+    assert jobs.start(tiny_request(max_steps=10_000)).replacing
     wait_for(jobs, lambda status: status.step >= 1)
 
     with pytest.raises(ValueError, match="already running .*wait for it to finish or cancel it"):
         jobs.start(tiny_request(name="other"))
-    assert jobs.cancel().message.startswith("Cancelling")
+    assert jobs.cancel().state == "cancelling"
+    with pytest.raises(ValueError, match="already running"):  # until the current step is done
+        jobs.start(tiny_request(name="other"))
     status = wait_until_done(jobs)
 
     assert status.state == "cancelled"
-    assert status.checkpoint is None and 1 <= status.step < 10_000
-    assert "nothing was saved" in status.message
+    assert 1 <= status.step < 10_000 and status.scores is None
     assert sorted(p.name for p in (root / "user").iterdir()) == ["mine"]
     assert digest(earlier_checkpoint) == before
 
@@ -164,13 +174,9 @@ def test_crash_fails_the_job_with_its_message_and_keeps_checkpoints(
     jobs.start(tiny_request())
     status = wait_until_done(jobs)
 
-    assert (status.state, status.message, status.checkpoint) == (
-        "failed",
-        "the tokenizer file is damaged",
-        None,
-    )
+    assert (status.state, status.error, status.scores) == ("failed", "the tokenizer file is damaged", None)
     assert digest(earlier_checkpoint) == before
-    logged = [r for r in caplog.records if r.name == "qa_core.finetune" and r.levelno == logging.ERROR]
+    logged = [r for r in caplog.records if r.name == "qa_core.train.jobs" and r.levelno == logging.ERROR]
     assert logged and logged[0].exc_info is not None  # the traceback reaches the server log
 
 
@@ -184,7 +190,7 @@ def test_crash_while_saving_leaves_no_half_written_folder(jobs, root, earlier_ch
     jobs.start(tiny_request(max_steps=1))
     status = wait_until_done(jobs)
 
-    assert (status.state, status.message) == ("failed", "No space left on device")
+    assert (status.state, status.error) == ("failed", "No space left on device")
     assert sorted(p.name for p in (root / "user").iterdir()) == ["mine"]
     assert digest(earlier_checkpoint) == before
 
@@ -243,18 +249,62 @@ def test_missing_file_and_too_few_questions_are_refused(jobs, tmp_path):
 def test_unknown_base_and_bad_settings_are_refused_with_every_problem(jobs):
     with pytest.raises(ValueError, match="Unknown base model 'bert-large'; choose one of: tiny model"):
         jobs.start(FineTuneRequest("mine", "bert-large", str(finetune.SAMPLE_DATA)))
-    bad = tiny_request(max_steps=0, doc_stride=40, placement="middle", held_out=0.9)
+    bad = tiny_request(max_steps=0, epochs=0, doc_stride=40, placement="middle", held_out=0.9)
     with pytest.raises(ValueError) as refused:
         jobs.start(bad)
     message = str(refused.value)
+    assert message.startswith("Cannot start fine-tuning: ")
     for problem in (
-        "max_steps must be at least 1 when epochs is 0, got 0",
-        "doc_stride must be 0 to half of max_length (24 tokens), got 40",
-        "placement must be random or centre, got 'middle'",
-        "held_out must be a fraction from 0 to 0.5, got 0.9",
+        "epochs must be above 0 when max_steps is 0 (train for --epochs), got 0",
+        "doc_stride must be at most half of max_length (24 tokens), got 40",
+        "placement must be one of random, centre, got 'middle'",
+        "held_out must be at least 0 and at most 0.5, got 0.9",
     ):
         assert problem in message
     assert jobs.status().state == "idle"
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "problem"),
+    [
+        ("batch_size", 0, "batch_size must be at least 1 and at most 64 windows, got 0"),
+        ("learning_rate", 0.0, "learning_rate must be above 0 and at most 1, got 0"),
+        ("max_length", 1024, "max_length must be at least 32 and at most 512 tokens, got 1024"),
+        ("doc_stride", -8, "doc_stride must be at least 0 and at most 256 tokens, got -8"),
+        ("max_steps", -5, "max_steps must be at least -1 steps, got -5"),
+        ("schedule", "cosine", "schedule must be one of linear, constant, got 'cosine'"),
+        ("save_dtype", "int8", "save_dtype must be one of float32, float16, got 'int8'"),
+    ],
+)
+def test_check_settings_refuses_values_outside_the_train_config_ranges_naming_the_setting(
+    tmp_path, setting, value, problem
+):
+    request = FineTuneRequest("mine", "tiny model", "data.json", settings={setting: value})
+    config = finetune.training_config(request, "tiny", tmp_path / "out", tmp_path / "work")
+    with pytest.raises(ValueError, match="^Cannot start fine-tuning: ") as refused:
+        finetune.check_settings(config, request.held_out)
+    assert str(refused.value) == f"Cannot start fine-tuning: {problem}."
+
+
+def test_a_request_starts_from_the_train_config_defaults_and_cannot_set_the_jobs_own_settings(tmp_path):
+    defaults = TrainConfig(base="b", train=["t.json"], out="o")
+    config = finetune.training_config(FineTuneRequest("mine", "b", "data.json"), "b", tmp_path, tmp_path)
+    for setting in (
+        "max_steps",
+        "epochs",
+        "learning_rate",
+        "batch_size",
+        "max_length",
+        "placement",
+        "warmup",
+    ):
+        assert getattr(config, setting) == getattr(defaults, setting)
+    finetune.check_settings(config, 0.1)  # the defaults are valid
+    for setting in ("out", "threads", "colour"):
+        with pytest.raises(ValueError, match=f"'{setting}' cannot be set here"):
+            finetune.training_config(
+                FineTuneRequest("m", "b", "d", settings={setting: 1}), "b", tmp_path, tmp_path
+            )
 
 
 @pytest.mark.parametrize("value", ["0", "false", "No"])

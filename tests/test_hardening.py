@@ -10,9 +10,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from qa_core.engine import AnswerSettings, QAEngine
+from qa_core.engine import QAEngine
+from qa_core.settings import AnswerSettings, RequestLimits, SpanRules, WindowSettings
 
-SMALL = AnswerSettings(max_length=32, doc_stride=4, max_question_length=8, n_best=5)
+SMALL = AnswerSettings(
+    WindowSettings(max_length=32, doc_stride=4, max_question_length=8), SpanRules(n_best=5)
+)
+LIMITS = RequestLimits(max_chars=20_000, max_windows=64)  # a server's policy, as the app sets it
 
 CONTROL = "".join(map(chr, [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), 0x200B, 0x200D, 0xFEFF, 0xE000]))
 PIECES = [
@@ -43,7 +47,7 @@ def test_any_text_is_answered_exactly_or_refused_with_the_documented_message(
 ) -> None:
     engine = _engine(tiny_model_dir)
     try:
-        answer = engine.answer(question, context, SMALL)
+        answer = engine.answer(question, context, SMALL, LIMITS)
     except ValueError as error:
         message = str(error)
         if not question.strip():

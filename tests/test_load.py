@@ -13,8 +13,8 @@ import pytest
 from app_server import make_checkpoints_root
 from gradio_client.utils import QueueError
 
+from app import LIMITS
 from qa_core import checkpoints
-from qa_core.engine import MAX_CONTEXT_CHARS
 from tools import load_test
 from tools.app_process import launched_app
 from tools.load_test import Expected, LoadPlan, run_load_test
@@ -71,9 +71,12 @@ def test_every_answer_under_load_is_the_in_process_one(loaded):
 def test_a_flood_beyond_the_queue_is_refused_and_the_server_answers_after(loaded):
     process, ref, _ = loaded
     tea = ref.questions[3]  # the long paragraph: a heavy question with the most windows the engine allows
-    heavy = (tea.context * (MAX_CONTEXT_CHARS // len(tea.context) + 1))[:MAX_CONTEXT_CHARS]
+    heavy = (tea.context * (LIMITS.max_chars // len(tea.context) + 1))[: LIMITS.max_chars]
     client = load_test.connect(process.url)
-    jobs = [client.submit(tea.question, heavy, "", api_name="/answer") for _ in range(FLOOD)]
+    jobs = [
+        client.submit(question=tea.question, context=heavy, model="", api_name="/answer")
+        for _ in range(FLOOD)
+    ]
     answered, refused = [], []
     for job in jobs:
         try:

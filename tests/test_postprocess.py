@@ -9,16 +9,17 @@ import pytest
 from transformers import AutoTokenizer
 
 from qa_core.postprocess import (
-    Span,
-    SpanRules,
-    answer_tokens,
     best_spans,
+    end_blocks,
     probabilities,
     span_score_matrix,
-    start_tokens,
+    start_blocks,
+    unblocked,
     window_spans,
 )
-from qa_core.windows import Window, WindowSettings, encode_pairs, make_windows
+from qa_core.records import Span, Window
+from qa_core.settings import SpanRules, WindowSettings
+from qa_core.windows import encode_pairs, make_windows
 
 PARAGRAPH = "the cat sat on the mat"
 WORDS = [(0, 3), (4, 7), (8, 11), (12, 14), (15, 18), (19, 22)]
@@ -37,6 +38,7 @@ def _window(offsets=OFFSETS, index: int = 0) -> Window:
         token_type_ids=(0,) * n,
         attention_mask=(1,) * n,
         offsets=tuple(offsets),
+        roles=tuple("special" if o is None else "paragraph" for o in offsets),
         context_start=context_start,
         doc_start=0,
         doc_end=n_context,
@@ -58,7 +60,7 @@ def _spans(
     rules: SpanRules | None = None,
     paragraph: str = PARAGRAPH,
 ) -> list[Span]:
-    allowed = answer_tokens(window, paragraph)
+    allowed = unblocked(end_blocks(window, paragraph))
     return window_spans(window, start, end, allowed, allowed, rules or SpanRules())
 
 
@@ -101,7 +103,7 @@ def test_white_space_never_bounds_a_span_and_a_lone_boundary_may_only_start_one(
     whose text then begins at the next character, but never end one."""
     offsets = (None, (0, 3), (3, 4), (4, 4), (4, 7), None)  # "the", " ", "▁" (empty), "cat"
     window = _window(offsets)
-    starts, ends = start_tokens(window, PARAGRAPH), answer_tokens(window, PARAGRAPH)
+    starts, ends = unblocked(start_blocks(window, PARAGRAPH)), unblocked(end_blocks(window, PARAGRAPH))
     assert ends.tolist() == [False, True, False, False, True, False]
     assert starts.tolist() == [False, True, False, True, True, False]
     n = len(offsets)
@@ -118,8 +120,8 @@ def test_lone_sentencepiece_boundary_starts_but_never_ends_an_answer(tiny_unigra
     encoding = encode_pairs(tokenizer, ["誰"], [paragraph], 8)[0]
     window = make_windows(encoding, WindowSettings(32, 4, 8), tokenizer.pad_token_id)[0]
     tokens = tokenizer.convert_ids_to_tokens(list(window.input_ids))
-    ends = answer_tokens(window, paragraph)
-    starts = start_tokens(window, paragraph)
+    ends = unblocked(end_blocks(window, paragraph))
+    starts = unblocked(start_blocks(window, paragraph))
     assert [t for t, ok in zip(tokens, ends, strict=True) if ok] == list("台北是臺灣")
     assert [t for t, ok in zip(tokens, starts, strict=True) if ok] == ["▁", "台", "北", "▁", "是", "臺", "灣"]
     boundary = tokens.index("是") - 1
@@ -240,7 +242,7 @@ def test_span_score_matrix_agrees_with_window_spans() -> None:
     n = len(OFFSETS)
     rng = np.random.default_rng(1)
     start, end = rng.normal(size=n), rng.normal(size=n)
-    allowed = answer_tokens(_window(), PARAGRAPH)
+    allowed = unblocked(end_blocks(_window(), PARAGRAPH))
     matrix = span_score_matrix(start, end, allowed, allowed, 4)
     spans = window_spans(_window(), start, end, allowed, allowed, SpanRules(max_answer_length=4, top_k=n))
     valid_cells = set(zip(*np.nonzero(~np.isnan(matrix)), strict=True))
@@ -254,5 +256,5 @@ def test_span_score_matrix_agrees_with_window_spans() -> None:
 
 @pytest.mark.parametrize("field", ["max_answer_length", "top_k", "n_best"])
 def test_span_rules_reject_zero(field: str) -> None:
-    with pytest.raises(ValueError, match=rf"^{field} must be at least 1, got 0\.$"):
+    with pytest.raises(ValueError, match=rf"^{field} must be at least 1 and at most \d+( tokens)?, got 0\.$"):
         SpanRules(**{field: 0})

@@ -13,13 +13,16 @@ from types import SimpleNamespace
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import AutoTokenizer, HfArgumentParser, PreTrainedTokenizerBase
+from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from qa_core.data import Example, GoldAnswer, write_squad
-from qa_core.engine import AnswerSettings, QAEngine
-from qa_core.model_card import train_command
-from qa_core.train import TrainConfig, TrainProgress, config_defaults, run
-from qa_core.training_windows import PadCollator, TrainingWindows
+from qa_core.engine import QAEngine
+from qa_core.settings import AnswerSettings, WindowSettings
+from qa_core.train.__main__ import parser
+from qa_core.train.config import TrainConfig, TrainProgress, defaults
+from qa_core.train.dataset import PadCollator, TrainingWindows
+from qa_core.train.model_card import train_command
+from qa_core.train.run import run
 from qa_core.windows import encode_pairs
 
 QUESTION = "哪裡是答案？"
@@ -34,7 +37,7 @@ TRAIN = [
     Example("zh-1", "臺灣的首都是什麼？", "台北是臺灣的首都，位於島嶼北部。", (GoldAnswer("台北", 0),)),
     Example("zh-2", "東方明珠塔在哪裡？", "上海東方明珠塔很好。天氣很好。", (GoldAnswer("上海", 0),)),
 ]
-SETTINGS = AnswerSettings(max_length=48, doc_stride=8, max_question_length=16)
+SETTINGS = AnswerSettings(WindowSettings(max_length=48, doc_stride=8, max_question_length=16))
 
 
 @cache
@@ -193,10 +196,11 @@ def test_a_short_run_saves_a_complete_folder_that_reloads_and_answers(tiny_bert_
     assert [point["step"] for point in _curve(out)] == [2, 4, 5]
 
     card = (out / "README.md").read_text()
+    assert card.startswith("# model\n"), "titled by the final folder's name, not the temporary one's"
     (command,) = [line for line in card.splitlines() if "python -m qa_core.train" in line]
     assert ": 5 steps in " in command
     arguments = shlex.split(command.split("`")[1].removeprefix("python -m qa_core.train"))
-    (parsed,) = HfArgumentParser(TrainConfig).parse_args_into_dataclasses(args=arguments)
+    (parsed,) = parser().parse_args_into_dataclasses(args=arguments)
     assert parsed == config, "the recorded command reproduces the run"
     assert "| 5 | 10 |" in card, "the learning curve's last point: step 5, 10 windows"
 
@@ -261,7 +265,7 @@ def test_a_time_limit_ends_the_run_early_with_the_learning_rate_decayed(
     tiny_bert_dir, data, tmp_path, monkeypatch
 ) -> None:
     clock = iter(range(10**6))  # every reading of the clock is half a second later than the one before
-    monkeypatch.setattr("qa_core.train.time", SimpleNamespace(time=lambda: next(clock) / 2))
+    monkeypatch.setattr("qa_core.train.callbacks.time", SimpleNamespace(time=lambda: next(clock) / 2))
     config = _config(tiny_bert_dir, data, tmp_path, max_steps=1000, max_minutes=1.0)
     progress: list[TrainProgress] = []
     result = run(config, on_progress=progress.append)
@@ -275,10 +279,10 @@ def test_a_time_limit_ends_the_run_early_with_the_learning_rate_decayed(
 
 def test_the_recorded_command_gives_switches_as_bare_flags_and_reproduces_the_config() -> None:
     config = TrainConfig(base="b", train=["t.json"], out="o", bf16=True, freeze_embeddings=False)
-    command = train_command(asdict(config), config_defaults())
+    command = train_command(asdict(config), defaults())
     assert command.endswith("--freeze_embeddings False --bf16")
     arguments = shlex.split(command.removeprefix("python -m qa_core.train"))
-    assert HfArgumentParser(TrainConfig).parse_args_into_dataclasses(args=arguments) == (config,)
+    assert parser().parse_args_into_dataclasses(args=arguments) == (config,)
 
 
 def test_evaluation_data_inside_the_training_data_is_refused(tiny_bert_dir, data, tmp_path) -> None:

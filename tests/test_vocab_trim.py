@@ -7,11 +7,11 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoTokenizer, BertForQuestionAnswering
 
-from qa_core.vocab_trim import (
+from qa_core.base_models.__main__ import main
+from qa_core.base_models.vocab_trim import (
     TokenisationMismatchError,
     VocabTrimError,
     is_script_character,
-    main,
     trim_vocabulary,
     trimmed_tokenizer_spec,
     verify_same_tokenisation,
@@ -184,7 +184,10 @@ def test_cli_trims_and_verifies_data_files(tiny_unigram_dir, tmp_path, capsys):
     }
     data = tmp_path / "train.json"
     data.write_text(json.dumps(squad))
-    assert main(["--model", str(tiny_unigram_dir), "--out", str(tmp_path / "out"), "--data", str(data)]) == 0
+    assert (
+        main(["trim", "--model", str(tiny_unigram_dir), "--out", str(tmp_path / "out"), "--data", str(data)])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "tokenisation identical before and after trimming: 2 distinct texts checked" in out
     assert "▁eiffel" in pieces(tmp_path / "out") and "▁book" not in pieces(tmp_path / "out")

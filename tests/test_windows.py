@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
+from qa_core.records import Window
+from qa_core.settings import WindowSettings
 from qa_core.windows import (
     PairEncoding,
-    Window,
-    WindowSettings,
     answer_window,
     char_span_to_tokens,
     encode_pairs,
@@ -225,6 +225,7 @@ def _plain_encoding(n: int) -> PairEncoding:
     return PairEncoding(
         prefix_ids=(101, 7, 102),
         prefix_type_ids=(0, 0, 0),
+        prefix_roles=("special", "question", "special"),
         context_ids=tuple(range(1000, 1000 + n)),
         context_type_ids=(1,) * n,
         context_offsets=tuple((2 * i, 2 * i + 1) for i in range(n)),
@@ -310,6 +311,7 @@ def _hand_window(index: int, doc_start: int, doc_end: int) -> Window:
         token_type_ids=(0,) * (n + 4),
         attention_mask=(1,) * (n + 3) + (0,),
         offsets=offsets,
+        roles=("special", "question") + ("paragraph",) * n + ("special", "padding"),
         context_start=2,
         doc_start=doc_start,
         doc_end=doc_end,

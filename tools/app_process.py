@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from qa_core.files import REPO_ROOT
+
 START_TIMEOUT_S = 180
 POLL_S = 0.2  # short, because the load test counts the wait in its cold-start time
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never via a proxy
@@ -70,7 +71,7 @@ def launched_app(log_file: Path, checkpoints_root: Path | None = None, **env: st
     with open(log_file, "wb") as log:
         started_at = time.monotonic()
         process = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "app.py"], cwd=REPO_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
         )
         try:
             _wait_until_up(url, process, log_file)

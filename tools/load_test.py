@@ -40,12 +40,13 @@ from gradio_client import Client
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from qa_core import checkpoints, int8  # noqa: E402
-from qa_core.engine import AnswerSettings, QAEngine  # noqa: E402
-from tools.app_process import REPO, AppProcess, launched_app  # noqa: E402
+from qa_core.engine import QAEngine  # noqa: E402
+from qa_core.files import REPO_ROOT  # noqa: E402
+from tools.app_process import AppProcess, launched_app  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-EXAMPLES_FILE = REPO / "assets" / "examples.json"
+EXAMPLES_FILE = REPO_ROOT / "assets" / "examples.json"
 KIB_PER_MB = 1024
 
 
@@ -144,7 +145,7 @@ def reference(plan: LoadPlan, root: Path, questions: tuple[Question, ...]) -> Re
         log.info("Expected answers from %s, in-process", name)
         engine = QAEngine.load(found[name], int8=int8.requested())
         for index, q in enumerate(questions):
-            answer = engine.answer(q.question, q.context, AnswerSettings())
+            answer = engine.answer(q.question, q.context)
             answers[name, index] = Expected(answer.text, answer.start, answer.end)
     return Reference(questions, models, answers)
 
@@ -175,7 +176,7 @@ def ask(client: Client, ref: Reference, model: str, index: int, deadline: float)
     if start >= deadline:
         return Outcome(error="not asked: the time limit was reached")
     try:
-        job = client.submit(q.question, q.context, model, api_name="/answer")
+        job = client.submit(question=q.question, context=q.context, model=model, api_name="/answer")
         result = job.result(timeout=deadline - start)
     except Exception as error:  # any failure of the call is what the load test counts
         return Outcome(error=f"{type(error).__name__}: {error}")

@@ -15,6 +15,9 @@ from pathlib import Path
 
 import torch
 
+from .config import COMMAND
+from .curve import FILE_NAME as CURVE_FILE
+
 DATA_LICENCES = {
     "train-v1.1": "SQuAD v1.1, CC BY-SA 4.0 (Rajpurkar et al., 2016)",
     "DRCD": "DRCD, CC BY-SA 3.0 (Delta Electronics)",
@@ -36,9 +39,9 @@ def machine() -> str:
 
 
 def write_model_card(
-    folder: Path, *, config: dict, defaults: dict, steps: int, seconds: float, final_eval=None
+    folder: Path, *, name: str, config: dict, defaults: dict, steps: int, seconds: float, final_eval=None
 ) -> None:
-    """Record how the model was made, then render the card."""
+    """Record how the model was made, then render the card titled ``name`` (``folder`` may be a temporary one)."""
     run = {
         "command": train_command(config, defaults),
         "steps": steps,
@@ -49,7 +52,7 @@ def write_model_card(
         run["eval_slice"] = {"file": config.get("eval"), **final_eval.__dict__}
     history = _read_json(folder / "training_runs.json", [])
     (folder / "training_runs.json").write_text(json.dumps([*history, run], indent=2) + "\n")
-    render(folder)
+    render(folder, name)
 
 
 def train_command(config: dict, defaults: dict) -> str:
@@ -67,7 +70,7 @@ def train_command(config: dict, defaults: dict) -> str:
             continue
         values = value if isinstance(value, list) else [value]
         parts += [f"--{key}", *(str(v) for v in values)]
-    return "python -m qa_core.train " + shlex.join(parts)
+    return f"{COMMAND} {shlex.join(parts)}"
 
 
 def _repeats(n: int) -> str:
@@ -75,29 +78,22 @@ def _repeats(n: int) -> str:
     return f", listed {n} times: read {n} times per epoch" if n > 1 else ""
 
 
-def render(folder: Path) -> None:
-    """Rewrite README.md from the JSON records in ``folder``."""
+def render(folder: Path, name: str | None = None) -> None:
+    """Rewrite README.md from the JSON records in ``folder``, titled ``name`` (default: the folder's name)."""
     config = _read_json(folder / "training_config.json", {})
     runs = _read_json(folder / "training_runs.json", [])
     evaluations = _read_json(folder / "eval_results.json", {})
-    curve = [json.loads(line) for line in _lines(folder / "learning_curve.jsonl")]
+    curve = [json.loads(line) for line in _lines(folder / CURVE_FILE)]
     notes = (folder / NOTES).read_text().strip() if (folder / NOTES).is_file() else ""
     text = "\n".join(
         [
-            f"# {folder.name.lstrip('.').removesuffix('.tmp')}",
+            f"# {name or folder.name}",
             "",
             "An extractive question-answering model: given a question and a paragraph, it scores every token as",
             "the answer's start and end. Load it with `AutoModelForQuestionAnswering.from_pretrained` and",
             "`AutoTokenizer.from_pretrained`, or ask it in this project's app.",
             "",
-            "## Made from",
-            f"- Base encoder: `{config.get('base', '?')}` ({_licence(config.get('base', ''), BASE_LICENCES)})",
-            *[
-                f"- Training data: `{Path(f).name}` ({_licence(f, DATA_LICENCES)}){_repeats(n)}"
-                for f, n in Counter(config.get("train", [])).items()
-            ],
-            "- The training data is share-alike licensed; so is this model's use of it.",
-            "",
+            *_made_from(config),
             "## Training runs",
             *[_run_lines(i, r) for i, r in enumerate(runs, 1)],
             "",
@@ -105,8 +101,8 @@ def render(folder: Path) -> None:
             "| file | questions | EM | F1 | strict accuracy | seconds |",
             "|---|---|---|---|---|---|",
             *[
-                f"| `{name}` | {r['n']} | {r['exact_match']:.1f} | {r['f1']:.1f} | {r['accuracy']:.3f} | {r['seconds']:.0f} |"
-                for name, r in evaluations.items()
+                f"| `{file}` | {r['n']} | {r['exact_match']:.1f} | {r['f1']:.1f} | {r['accuracy']:.3f} | {r['seconds']:.0f} |"
+                for file, r in evaluations.items()
             ],
             "",
             "## Learning curve (EM/F1 on the first questions of the evaluation file during training)",
@@ -126,6 +122,20 @@ def render(folder: Path) -> None:
         ]
     )
     (folder / "README.md").write_text(text)
+
+
+def _made_from(config: dict) -> list[str]:
+    """The base and the training data, with their licences: the model inherits the data's share-alike terms."""
+    return [
+        "## Made from",
+        f"- Base encoder: `{config.get('base', '?')}` ({_licence(config.get('base', ''), BASE_LICENCES)})",
+        *[
+            f"- Training data: `{Path(f).name}` ({_licence(f, DATA_LICENCES)}){_repeats(n)}"
+            for f, n in Counter(config.get("train", [])).items()
+        ],
+        "- The training data is share-alike licensed; so is this model's use of it.",
+        "",
+    ]
 
 
 def _run_lines(i: int, run: dict) -> str:

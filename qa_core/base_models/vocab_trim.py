@@ -9,11 +9,9 @@ the old best segmentation is still there, so removing the others changes nothing
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import shutil
-import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +21,8 @@ import transformers
 from tokenizers import Tokenizer
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-from qa_core.base_models import write_folder_atomically
-from qa_core.data import load_examples
+from ..data import load_examples
+from ..files import write_folder_atomically
 
 log = logging.getLogger(__name__)
 
@@ -223,24 +221,3 @@ def texts_of(paths: Iterable[str | Path]) -> Iterator[str]:
         for example in load_examples(path, fix_offsets_within=2, drop_empty_questions=True):
             yield example.question
             yield example.context
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m qa_core.vocab_trim", description=__doc__)
-    parser.add_argument("--model", required=True, help="folder of the Unigram model to trim")
-    parser.add_argument("--out", required=True, help="folder to write (must not exist)")
-    parser.add_argument(
-        "--data", required=True, nargs="+", help="QA data files whose texts must tokenise the same"
-    )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    texts = list(texts_of(args.data))
-    report = trim_vocabulary(args.model, args.out, texts)
-    print(report.summary())
-    checked = verify_same_tokenisation(args.model, args.out, texts)
-    print(f"tokenisation identical before and after trimming: {checked:,} distinct texts checked")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,9 @@
 """The baseline for ``qa_core.bench``: the transformers question-answering pipeline, in its own process.
 
 transformers 5 removed the pipeline, so this file runs under a separate Python that has
-``transformers==4.57.6`` (see ``qa_core.bench --setup-baseline``). It imports nothing from qa_core.
+``transformers==4.57.6`` (see ``qa_core.bench --setup-baseline``). It imports nothing from qa_core
+(that Python has none of its requirements) and is started as a file, ``python -I pipeline_worker.py``,
+never with ``-m``, which would import the qa_core package first.
 Protocol: one JSON request per line on stdin, one JSON reply per line on stdout; times are
 measured here, around the pipeline call only, so process overhead is not charged to the baseline.
 """

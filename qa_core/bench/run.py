@@ -1,8 +1,5 @@
 """Engine against the transformers question-answering pipeline: same checkpoint, same inputs, one run.
 
-    python -m qa_core.bench --setup-baseline          # once: a venv with transformers==4.57.6
-    python -m qa_core.bench [--checkpoint DIR] [--int8] [--questions 500] [--out bench.json]
-
 Measured, interleaved so that machine noise hits both sides alike: (a) latency on a short
 paragraph, (b) latency on a long Chinese paragraph (many windows), (c) throughput over the first
 N questions of DRCD dev and of SQuAD dev, with how often both give the same answer. With
@@ -15,7 +12,6 @@ compute the same thing. The engine's own defaults are scored once more, as ``fp3
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -31,17 +27,19 @@ from pathlib import Path
 
 import torch
 
-from .checkpoints import default_checkpoint
-from .data import Example, load_examples
-from .engine import AnswerSettings, QAEngine
-from .metrics import score
+from ..data import Example, load_examples
+from ..engine import QAEngine
+from ..files import REPO_ROOT
+from ..metrics import score
+from ..settings import AnswerSettings, SpanRules
 
 log = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parent.parent
-BASELINE_VENV = REPO / ".cache" / "pipeline-venv"
+BASELINE_VENV = REPO_ROOT / ".cache" / "pipeline-venv"
 BASELINE_PACKAGES = ["torch==2.13.0", "transformers==4.57.6"]
-DEFAULT_DATA = REPO.parent / "shared" / "data"  # the data sets live beside the repository, never inside it
+# The data sets live beside the repository, never inside it.
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
+WORKER = Path(__file__).with_name("pipeline_worker.py")
 SETS = {"drcd_dev": Path("drcd/DRCD_dev.json"), "squad_dev": Path("squad/dev-v1.1-no-xquad.json")}
 SHORT_CONTEXT = (
     "The Thames Barrier is a movable flood defence across the River Thames, east of central London. It was "
@@ -53,7 +51,7 @@ SHORT_CONTEXT = (
 )
 SHORT_QUESTION = "When was the Thames Barrier completed?"
 LONG_CHARS = 3000
-PIPELINE_RULES = AnswerSettings(use_max_context=False, window_scores="softmax")
+PIPELINE_RULES = AnswerSettings(spans=SpanRules(use_max_context=False, window_scores="softmax"))
 
 
 @dataclass(frozen=True)
@@ -73,13 +71,16 @@ def latency(times: Sequence[float]) -> Latency:
 
 
 class Baseline:
-    """The pipeline in a worker process under the baseline virtual environment."""
+    """The pipeline in a worker process under the baseline virtual environment.
+
+    The worker runs as a script in isolated mode (``-I``): neither its own folder (this package) nor
+    PYTHONPATH, which may point at the app's transformers 5, comes before the venv's transformers 4.57.
+    """
 
     def __init__(self, python: Path, checkpoint: str, settings: AnswerSettings, threads: int):
-        worker = Path(__file__).with_name("pipeline_worker.py")
         self.settings = settings
         self.process = subprocess.Popen(
-            [str(python), str(worker)],
+            [str(python), "-I", str(WORKER)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -96,15 +97,15 @@ class Baseline:
         return json.loads(line)
 
     def answer(self, pairs: list[tuple[str, str]]) -> tuple[list[dict], float, float]:
-        s = self.settings
+        windows, spans = self.settings.windows, self.settings.spans
         reply = self._send(
             {
                 "pairs": pairs,
                 "batch_size": 1,
-                "max_length": s.max_length,
-                "doc_stride": s.doc_stride,
-                "max_answer_length": s.max_answer_length,
-                "max_question_length": s.max_question_length,
+                "max_length": windows.max_length,
+                "doc_stride": windows.doc_stride,
+                "max_answer_length": spans.max_answer_length,
+                "max_question_length": windows.question_limit,
             }
         )
         return reply["answers"], reply["seconds"], reply["peak_rss_mb"]
@@ -266,47 +267,3 @@ def summary(report: dict) -> str:
     lines.append("fp32* = the engine's default rules (max-context on, raw scores compared across windows)")
     lines.append(f"peak memory (MB): {json.dumps(report['peak_rss_mb'])}")
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m qa_core.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--checkpoint", help="Model folder (default: the shipped default checkpoint).")
-    parser.add_argument(
-        "--int8", action="store_true", help="Also measure the engine with int8 linear layers."
-    )
-    parser.add_argument(
-        "--questions", type=int, default=500, help="Questions from each dev file for throughput."
-    )
-    parser.add_argument(
-        "--out", type=Path, default=Path("bench.json"), help="Where to write the full report (JSON)."
-    )
-    parser.add_argument(
-        "--baseline-python", type=Path, help="Python with transformers 4.57 (default: the bench venv)."
-    )
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=DEFAULT_DATA,
-        help="Folder holding drcd/DRCD_dev.json and squad/dev-v1.1-no-xquad.json.",
-    )
-    parser.add_argument("--setup-baseline", action="store_true", help="Create the baseline venv and exit.")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-    python = args.baseline_python or setup_baseline()
-    if args.setup_baseline:
-        print(f"baseline python: {python}")
-        return 0
-    report = run(
-        str(args.checkpoint or default_checkpoint()),
-        args.int8,
-        args.questions,
-        args.data_dir,
-        lambda checkpoint, settings, threads: Baseline(python, checkpoint, settings, threads),
-    )
-    args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    print(summary(report))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from .data import Example
-from .windows import PairEncoding, Placement, answer_window, build_window, char_span_to_tokens, encode_pairs
+from ..data import Example
+from ..settings import Placement, WindowSettings
+from ..windows import PairEncoding, answer_window, build_window, char_span_to_tokens, encode_pairs
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,9 @@ class TrainingWindows(torch.utils.data.Dataset):
         answerless_rate: float,
         seed: int,
     ):
-        self.pairs = label_pairs(tokenizer, examples, max_question_length)
+        # Questions are cut as the engine cuts them: never more than half the window.
+        limit = WindowSettings(max_length=max_length, max_question_length=max_question_length).question_limit
+        self.pairs = label_pairs(tokenizer, examples, limit)
         self.max_length = max_length
         self.placement = placement
         self.pad_id = tokenizer.pad_token_id

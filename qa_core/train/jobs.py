@@ -2,14 +2,17 @@
 
 A web request must neither block on training nor leave a broken model behind. So a job checks everything
 a person can get wrong before it starts (name, base, settings, the data file), then trains in a daemon
-thread through the same :func:`qa_core.train.run` as the command line. Only a finished run replaces a
-checkpoint, because ``train.run`` writes a hidden folder and renames it into place; a cancelled or crashed
-run leaves every earlier checkpoint as it was. An operator can switch training off with
+thread through the same :func:`qa_core.train.run.run` as the command line. Only a finished run replaces a
+checkpoint, because a run writes a hidden folder and renames it into place; a cancelled or crashed run
+leaves every earlier checkpoint as it was. An operator can switch training off with
 ``QA_ALLOW_TRAINING=0``, for example on a shared demo server.
+
+The jobs report facts (``JobStatus``), not sentences: the app words them for people.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import random
@@ -17,14 +20,20 @@ import shutil
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, Literal
 
 import torch
 
-from . import base_models, checkpoints, train
-from .data import DataError, Example, load_examples, write_squad
-from .metrics import Scores
+from .. import checkpoints
+from ..base_models import build as base_models
+from ..data import DataError, Example, load_examples, write_squad
+from ..files import REPO_ROOT
+from ..metrics import Scores
+from ..settings import Bound, bound_of, setting
+from . import run
+from .config import TrainConfig, TrainProgress, TrainResult, config_problems
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +42,16 @@ MAX_UPLOAD_BYTES = 20_000_000
 MIN_QUESTIONS = 4
 MAX_HELD_OUT = 200
 SEED = 42
-SAMPLE_DATA = base_models.REPO_ROOT / "assets" / "sample_qa.json"
-WORK_ROOT = base_models.REPO_ROOT / "runs" / "finetune"
+SAMPLE_DATA = REPO_ROOT / "assets" / "sample_qa.json"
+WORK_ROOT = REPO_ROOT / "runs" / "finetune"
 BASES: dict[str, str] = {
     **{f"{name} (shipped QA model)": str(checkpoints.ROOT / name) for name in checkpoints.SHIPPED},
     **{f"{name} (pretrained encoder, new QA head)": name for name in base_models.BASES},
 }
 _NEVER = 2**31 - 1  # eval_every: the held-out part is measured once, at the end
 _OFF_VALUES = {"0", "false", "no"}
+
+JobState = Literal["idle", "running", "cancelling", "finished", "cancelled", "failed"]
 
 
 def training_allowed() -> bool:
@@ -50,38 +61,46 @@ def training_allowed() -> bool:
 
 @dataclass(frozen=True)
 class FineTuneRequest:
-    """What a person chooses in the Fine-tune tab; ``base`` is a key or a value of the jobs' bases."""
+    """What a person chooses in the Fine-tune tab; ``base`` is a key or a value of the jobs' bases.
+
+    ``settings`` overrides ``TrainConfig`` fields by name; the rest keep TrainConfig's defaults, so the
+    app and the command line start from the same run. The files, the schedule of measurements and
+    the hardware are the job's own (``training_config``) and cannot be set here.
+    """
 
     name: str
     base: str
     data_file: str
-    max_steps: int = 60
-    epochs: float = 0  # 0: train for max_steps
-    learning_rate: float = 1e-4
-    batch_size: int = 8
-    max_length: int = 256
-    doc_stride: int = 128
-    placement: str = "random"
-    schedule: str = "linear"
-    held_out: float = 0.1
+    held_out: float = setting(
+        0.1, "Share of the questions held out and scored once training ends.", Bound(0, 0.5, 0.05)
+    )
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class JobStatus:
-    """A snapshot of the current (or last) job, safe to hand to another thread."""
+    """A snapshot of the current (or last) job, safe to hand to another thread: facts, no wording."""
 
-    state: str  # "idle" | "running" | "finished" | "cancelled" | "failed"
-    step: int
-    max_steps: int
-    eta_s: float | None
-    elapsed_s: float
-    losses: tuple[tuple[int, float], ...]
-    message: str
-    scores: Scores | None  # EM/F1 on the held-out questions, measured once training has finished
-    checkpoint: str | None  # display name "user/<name>" once saved
+    state: JobState
+    step: int = 0
+    max_steps: int = 0  # 0 until the Trainer knows the run's length (a run for some epochs)
+    eta_s: float | None = None
+    elapsed_s: float = 0.0
+    losses: tuple[tuple[int, float], ...] = ()  # (step, training loss)
+    scores: Scores | None = None  # EM/F1 on the held-out questions, measured once training has finished
+    checkpoint: str | None = None  # display name "user/<name>" of the job's model; saved only once finished
+    training_questions: int = 0
+    held_out_questions: int = 0
+    replacing: bool = False  # a model of that name exists and is replaced when the job finishes
+    error: str | None = None  # what made a failed job fail
+
+    @property
+    def busy(self) -> bool:
+        """A job holds the one slot: running, or stopping after its current step."""
+        return self.state in ("running", "cancelling")
 
 
-IDLE = JobStatus("idle", 0, 0, None, 0.0, (), "No fine-tuning job has run yet.", None, None)
+IDLE = JobStatus("idle")
 
 
 @dataclass(frozen=True)
@@ -92,7 +111,7 @@ class _Job:
     folder: Path
     training: tuple[Example, ...]
     held_out: tuple[Example, ...]
-    config: train.TrainConfig
+    config: TrainConfig
 
 
 class FineTuneJobs:
@@ -128,8 +147,7 @@ class FineTuneJobs:
             self._refuse_if_busy()  # another start may have won while the data file was being read
             self._stop = threading.Event()
             self._started = time.monotonic()
-            max_steps = job.config.max_steps if job.config.max_steps > 0 else 0
-            self._status = replace(IDLE, state="running", max_steps=max_steps, message=self._opening(job))
+            self._status = _opening(job)
             threading.Thread(
                 target=self._run, args=(job, self._stop), name=f"finetune-{job.name}", daemon=True
             ).start()
@@ -140,7 +158,7 @@ class FineTuneJobs:
         with self._lock:
             if self._status.state == "running":
                 self._stop.set()
-                self._status = replace(self._status, message="Cancelling: stopping after the current step...")
+                self._status = replace(self._status, state="cancelling")
             return self._snapshot()
 
     def status(self) -> JobStatus:
@@ -148,13 +166,13 @@ class FineTuneJobs:
             return self._snapshot()
 
     def _snapshot(self) -> JobStatus:
-        if self._status.state != "running":
+        if not self._status.busy:
             return self._status
         return replace(self._status, elapsed_s=round(time.monotonic() - self._started, 1))
 
     def _refuse_if_busy(self) -> None:
         status = self._snapshot()
-        if status.state == "running":
+        if status.busy:
             raise ValueError(
                 f"A fine-tuning job is already running (step {status.step} of {status.max_steps}): "
                 "wait for it to finish or cancel it before starting another."
@@ -162,36 +180,10 @@ class FineTuneJobs:
 
     def _plan(self, request: FineTuneRequest) -> _Job:
         out = self._checkpoint_path(request.name)
-        base = self._base(request.base)
-        check_settings(request)
-        training, held_out = split_held_out(load_upload(request.data_file), request.held_out, SEED)
         folder = self._work_root / request.name
-        steps = (
-            {"epochs": request.epochs, "max_steps": -1}
-            if request.epochs
-            else {"max_steps": request.max_steps}
-        )
-        config = train.TrainConfig(
-            base=base,
-            train=[str(folder / "train.json")],
-            eval=str(folder / "held_out.json"),
-            out=str(out),
-            work_dir=str(folder / "trainer"),
-            max_length=request.max_length,
-            doc_stride=request.doc_stride,
-            max_question_length=min(64, request.max_length // 2),
-            learning_rate=request.learning_rate,
-            batch_size=request.batch_size,
-            placement=request.placement,
-            schedule=request.schedule,
-            log_every=1,
-            eval_every=_NEVER,
-            eval_questions=len(held_out),
-            save_every=0,
-            seed=SEED,
-            bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),  # a Space with a GPU
-            **steps,
-        )
+        config = training_config(request, self._base(request.base), out, folder)
+        check_settings(config, request.held_out)
+        training, held_out = split_held_out(load_upload(request.data_file), request.held_out, SEED)
         return _Job(request.name, folder, tuple(training), tuple(held_out), config)
 
     def _checkpoint_path(self, name: str) -> Path:
@@ -213,56 +205,93 @@ class FineTuneJobs:
             )
         return path
 
-    def _opening(self, job: _Job) -> str:
-        user_name = f"{checkpoints.USER_DIR_NAME}/{job.name}"
-        replacing = (
-            f"; it will replace the existing {user_name} when it finishes"
-            if Path(job.config.out).exists()
-            else ""
-        )
-        return (
-            f"Starting {user_name}: loading the base model, {len(job.training)} training and "
-            f"{len(job.held_out)} held-out questions{replacing}."
-        )
-
     def _run(self, job: _Job, stop: threading.Event) -> None:
         """The job thread: every outcome, crashes included, ends in a final status."""
         try:
             result = self._train(job, stop)
         except Exception as error:  # a crash must end this job, never the app
             log.exception("fine-tuning %s failed", job.name)
-            ending = {"state": "failed", "message": str(error) or type(error).__name__}
+            ending: dict[str, Any] = {"state": "failed", "error": str(error) or type(error).__name__}
         else:
-            ending = _ending(job, result)
+            ending = _ending(result)
         with self._lock:
             elapsed = round(time.monotonic() - self._started, 1)
             self._status = replace(self._status, eta_s=None, elapsed_s=elapsed, **ending)
-        log.info("fine-tuning %s: %s", job.name, self._status.message)
+        log.info("fine-tuning %s ended: %s after %d steps", job.name, self._status.state, self._status.step)
 
-    def _train(self, job: _Job, stop: threading.Event) -> train.TrainResult:
+    def _train(self, job: _Job, stop: threading.Event) -> TrainResult:
         shutil.rmtree(job.folder, ignore_errors=True)  # a fresh split; no stale trainer state to resume
         job.folder.mkdir(parents=True)
         write_squad(job.training, job.config.train[0])
         write_squad(job.held_out, job.config.eval)
-        return train.run(job.config, on_progress=self._on_progress, stop=stop)
+        return run.run(job.config, on_progress=self._on_progress, stop=stop)
 
-    def _on_progress(self, progress: train.TrainProgress) -> None:
+    def _on_progress(self, progress: TrainProgress) -> None:
         with self._lock:
             status = self._status
-            losses = _with_new_loss(status.losses, progress)
-            message = status.message if self._stop.is_set() else _progress_line(progress)
             self._status = replace(
                 status,
                 step=progress.step,
                 max_steps=progress.max_steps,
                 eta_s=progress.eta_s,
-                losses=losses,
-                message=message,
+                losses=_with_new_loss(status.losses, progress),
             )
 
 
+def training_config(request: FineTuneRequest, base: str, out: Path, folder: Path) -> TrainConfig:
+    """The run a request asks for: its settings over TrainConfig's defaults, around the job's own files.
+
+    Raises ValueError for a setting that TrainConfig lacks or that the job sets itself.
+    """
+    own = {
+        "base": base,
+        "train": [str(folder / "train.json")],
+        "eval": str(folder / "held_out.json"),
+        "out": str(out),
+        "work_dir": str(folder / "trainer"),
+        "log_every": 1,  # every step's loss, for the live loss curve
+        "eval_every": _NEVER,
+        "eval_questions": MAX_HELD_OUT,  # all of the held-out file
+        "save_every": 0,  # no resumable trainer state piling up on the server
+        "seed": SEED,
+        "threads": 0,  # torch's threads are the whole app's, not one job's
+        "bf16": torch.cuda.is_available() and torch.cuda.is_bf16_supported(),  # a Space with a GPU
+    }
+    known = {f.name for f in dataclasses.fields(TrainConfig)} - set(own)
+    if unknown := sorted(set(request.settings) - known):
+        raise ValueError(
+            f"Cannot start fine-tuning: {', '.join(map(repr, unknown))} cannot be set here; "
+            f"the settings a job takes are {', '.join(sorted(known))}."
+        )
+    return TrainConfig(**{**own, **request.settings})
+
+
+def check_settings(config: TrainConfig, held_out: float) -> None:
+    """Refuse settings that would fail (or fail late, after all the training), naming every problem at once.
+
+    The ranges and choices are TrainConfig's own (the same checks as the command line), plus the share
+    of questions held out.
+    """
+    found = config_problems(config)
+    if problem := bound_of(FineTuneRequest, "held_out").problem("held_out", held_out):
+        found.append(problem)
+    if found:
+        raise ValueError("Cannot start fine-tuning: " + "; ".join(found) + ".")
+
+
+def _opening(job: _Job) -> JobStatus:
+    return JobStatus(
+        "running",
+        max_steps=max(job.config.max_steps, 0),
+        checkpoint=f"{checkpoints.USER_DIR_NAME}/{job.name}",
+        training_questions=len(job.training),
+        held_out_questions=len(job.held_out),
+        replacing=Path(job.config.out).exists(),
+    )
+
+
 def _with_new_loss(
-    losses: tuple[tuple[int, float], ...], progress: train.TrainProgress
+    losses: tuple[tuple[int, float], ...], progress: TrainProgress
 ) -> tuple[tuple[int, float], ...]:
     """Add the progress report's loss unless it was already recorded (each loss is reported per step too)."""
     step = progress.loss_step
@@ -271,79 +300,10 @@ def _with_new_loss(
     return (*losses, (step, float(progress.loss)))
 
 
-def format_duration(seconds: float) -> str:
-    """'4 min 05 s' rather than '245 s': how people read time left."""
-    minutes, secs = divmod(round(seconds), 60)
-    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
-
-
-def _progress_line(progress: train.TrainProgress) -> str:
-    left = f", about {format_duration(progress.eta_s)} left" if progress.eta_s is not None else ""
-    return f"Training: step {progress.step} of {progress.max_steps}{left}."
-
-
-def _ending(job: _Job, result: train.TrainResult) -> dict:
+def _ending(result: TrainResult) -> dict[str, Any]:
     if result.cancelled:
-        return {
-            "state": "cancelled",
-            "step": result.steps,
-            "message": f"Cancelled after {result.steps} steps; nothing was saved and earlier checkpoints are "
-            "unchanged.",
-        }
-    user_name = f"{checkpoints.USER_DIR_NAME}/{job.name}"
-    scores = result.final_eval
-    measured = (
-        f" Held-out questions: EM {scores.exact_match:.1f}, F1 {scores.f1:.1f} on {scores.n}."
-        if scores
-        else ""
-    )
-    return {
-        "state": "finished",
-        "step": result.steps,
-        "scores": scores,
-        "checkpoint": user_name,
-        "message": f"Saved {user_name} after {result.steps} steps in {result.seconds:.0f} s.{measured}",
-    }
-
-
-def check_settings(request: FineTuneRequest) -> None:
-    """Refuse settings that would fail (or fail late, after all the training) with a message saying why."""
-    problems = [
-        (request.epochs < 0, f"epochs must be 0 (train for max_steps) or more, got {request.epochs}"),
-        (
-            not request.epochs and request.max_steps < 1,
-            f"max_steps must be at least 1 when epochs is 0, got {request.max_steps}",
-        ),
-        (
-            not 0 < request.learning_rate < 1,
-            f"learning_rate must be between 0 and 1, got {request.learning_rate}",
-        ),
-        (not 1 <= request.batch_size <= 64, f"batch_size must be 1 to 64 windows, got {request.batch_size}"),
-        (
-            not 32 <= request.max_length <= 512,
-            f"max_length must be 32 to 512 tokens, got {request.max_length}",
-        ),
-        (
-            not 0 <= request.doc_stride <= request.max_length // 2,
-            f"doc_stride must be 0 to half of max_length ({request.max_length // 2} tokens), "
-            f"got {request.doc_stride}",
-        ),
-        (
-            request.placement not in ("random", "centre"),
-            f"placement must be random or centre, got {request.placement!r}",
-        ),
-        (
-            request.schedule not in ("linear", "constant"),
-            f"schedule must be linear or constant, got {request.schedule!r}",
-        ),
-        (
-            not 0 <= request.held_out <= 0.5,
-            f"held_out must be a fraction from 0 to 0.5, got {request.held_out}",
-        ),
-    ]
-    found = [text for wrong, text in problems if wrong]
-    if found:
-        raise ValueError("Cannot start fine-tuning: " + "; ".join(found) + ".")
+        return {"state": "cancelled", "step": result.steps}
+    return {"state": "finished", "step": result.steps, "scores": result.final_eval}
 
 
 def load_upload(data_file: str) -> list[Example]:

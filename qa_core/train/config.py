@@ -1,0 +1,177 @@
+"""Every setting of a fine-tuning run, defined once for the command line, the app and the saved record.
+
+Each field carries its help text and its range (``Bound``) or its choice set (a ``Literal``), so
+the command-line options, the app's controls and the validation below are all derived from
+``TrainConfig``. Nothing here imports torch: the app reads these records without the model stack.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import MISSING, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from ..metrics import Scores
+from ..settings import Bound, Placement, Schedule, WindowSettings, bound_of, default_of, problems, setting
+
+COMMAND = "python -m qa_core.train"  # shipped model cards record runs as this command
+SaveDtype = Literal["float32", "float16"]  # precision of the saved weights
+SPECIAL_TOKENS = 4  # the most special tokens a pair takes: <s> question </s></s> paragraph </s> (XLM-R)
+
+
+def _answering(name: str, help: str) -> Any:
+    """A field with the answering default and range of a window setting: evaluation reads windows alike."""
+    return setting(default_of(WindowSettings, name), help, bound_of(WindowSettings, name))
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; saved as training_config.json beside the model."""
+
+    base: str = setting(
+        MISSING, "Base encoder: a known base name (see base_models list), a folder or a hub id."
+    )
+    train: list[str] = setting(
+        MISSING, "Training files (SQuAD JSON or the homework's JSON, .json or .json.gz)."
+    )
+    out: str = setting(MISSING, "Folder for the finished model (written atomically).")
+    eval: str | None = setting(None, "File for periodic EM/F1 during training.")
+    work_dir: str | None = setting(None, "Trainer checkpoints for resuming (default: runs/<name of --out>).")
+    max_length: int = setting(
+        256, "Tokens per training window (question + paragraph).", Bound(32, 512, 16, "tokens")
+    )
+    doc_stride: int = _answering("doc_stride", "Tokens shared by consecutive windows when evaluating.")
+    max_question_length: int = _answering("max_question_length", "Question tokens kept; longer ones are cut.")
+    epochs: float = setting(1.0, "Passes over the training questions.", Bound(0, None, 0.1, "epochs"))
+    max_steps: int = setting(
+        0,
+        "Optimizer steps; 0 (or -1, as older saved configs say) trains for --epochs instead.",
+        Bound(-1, None, 1, "steps"),
+    )
+    learning_rate: float = setting(1e-4, "Peak learning rate of AdamW.", Bound(0, 1, 1e-5, low_open=True))
+    batch_size: int = setting(16, "Windows per step on each device.", Bound(1, 64, 1, "windows"))
+    grad_accum: int = setting(1, "Steps whose gradients are summed before an update.", Bound(1, None))
+    warmup: float = setting(
+        0.1, "Warm-up: a fraction of all steps (< 1) or a step count.", Bound(0, None, 0.01)
+    )
+    schedule: Schedule = setting("linear", "Learning-rate schedule after warm-up.", kind=Schedule)
+    placement: Placement = setting(
+        "random",
+        "Where the answer sits in its training window: anywhere (random) or the middle (centre, as in the "
+        "homework's sample code).",
+        kind=Placement,
+    )
+    answerless_rate: float = setting(
+        0.3, "Extra windows without the answer, as a share of the questions.", Bound(0, 1, 0.05)
+    )
+    freeze_embeddings: bool = setting(
+        True, "Keep the word embeddings fixed (default; --no_freeze_embeddings trains them)."
+    )
+    freeze_layers: int = setting(
+        0, "Keep the embeddings and this many lowest layers fixed.", Bound(0, None, 1, "layers")
+    )
+    max_questions: int = setting(
+        0, "Use at most this many random questions per file (0: all).", Bound(0, None, 1, "questions")
+    )
+    log_every: int = setting(10, "Steps between training-loss reports.", Bound(1, None, 1, "steps"))
+    eval_every: int = setting(200, "Steps between EM/F1 measurements.", Bound(1, None, 1, "steps"))
+    eval_questions: int = setting(
+        200, "Questions of --eval used for each measurement.", Bound(1, None, 1, "questions")
+    )
+    save_every: int = setting(
+        200, "Steps between resumable checkpoints (0: none).", Bound(0, None, 1, "steps")
+    )
+    seed: int = setting(42, "Seed for sampling, window placement and initialisation.", Bound(0, None))
+    threads: int = setting(0, "CPU threads for torch (0: torch's default).", Bound(0, None))
+    bf16: bool = setting(
+        False, "Mixed precision in bfloat16 on a GPU that has it: several times faster there."
+    )
+    max_minutes: float = setting(
+        0.0,
+        "Fit the run into this many minutes: the learning-rate decay is refitted to end when time is up, "
+        "and the model reached is saved (0: no limit).",
+        Bound(0, None, 1, "minutes"),
+    )
+    save_dtype: SaveDtype = setting(
+        "float32", "Precision of the saved weights (float16 halves the file).", kind=SaveDtype
+    )
+
+    def eval_windows(self) -> WindowSettings:
+        """The windows EM/F1 is measured on: the answering defaults, with this run's stride and question limit."""
+        return WindowSettings(doc_stride=self.doc_stride, max_question_length=self.max_question_length)
+
+    def trainer_max_steps(self) -> int:
+        """The Trainer's max_steps: -1 (train for the epochs) for any value up to 0."""
+        return self.max_steps if self.max_steps > 0 else -1
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """What a UI shows while training runs.
+
+    ``loss`` is the latest logged training loss and ``loss_step`` the step it was logged at: it is
+    logged every ``log_every`` steps, so a loss curve needs both to place its points.
+    """
+
+    step: int
+    max_steps: int
+    loss: float | None
+    learning_rate: float | None
+    elapsed_s: float
+    eta_s: float | None
+    eval: Scores | None = None
+    loss_step: int | None = None
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """How a run ended: a cancelled run saved nothing and has no final scores."""
+
+    out: Path
+    steps: int
+    seconds: float
+    final_eval: Scores | None
+    cancelled: bool
+
+
+def defaults() -> dict[str, Any]:
+    """The options' defaults, which the recorded command leaves out."""
+    return {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not MISSING}
+
+
+def config_problems(config: TrainConfig) -> list[str]:
+    """Every setting out of its range or choices, then every pair of settings that cannot go together."""
+    found = problems(config)
+    if config.max_steps <= 0 and config.epochs <= 0:
+        found.append(
+            f"epochs must be above 0 when max_steps is 0 (train for --epochs), got {config.epochs:g}"
+        )
+    if config.doc_stride > config.max_length // 2:
+        found.append(
+            f"doc_stride must be at most half of max_length ({config.max_length // 2} tokens), "
+            f"got {config.doc_stride}"
+        )
+    if config.eval and any(Path(f).resolve() == Path(config.eval).resolve() for f in config.train):
+        found.append(f"{config.eval} is both a training and the evaluation file: keep evaluation data unseen")
+    if config.eval and not found:  # the windows below exist only for settings within their ranges
+        found += _evaluation_window_problems(config)
+    return found
+
+
+def _evaluation_window_problems(config: TrainConfig) -> list[str]:
+    """Refuse before training what would only fail at the first measurement, many steps later."""
+    windows = config.eval_windows()
+    room = windows.max_length - windows.question_limit - SPECIAL_TOKENS
+    if config.doc_stride < room:
+        return []
+    return [
+        f"doc_stride must be below the {room} paragraph tokens of a {windows.max_length}-token evaluation "
+        f"window next to a {windows.question_limit}-token question, got {config.doc_stride}"
+    ]
+
+
+def check_config(config: TrainConfig) -> None:
+    """Raise one ValueError listing every problem of a config, so a person fixes them all at once."""
+    if found := config_problems(config):
+        raise ValueError("; ".join(found) + ".")

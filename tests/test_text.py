@@ -1,0 +1,47 @@
+"""The page's words live in assets/text/<language>.json: every key the app uses is there, the lessons intact."""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+
+from qa_core.files import REPO_ROOT
+
+TEXT = json.loads((REPO_ROOT / "assets" / "text" / "en.json").read_text(encoding="utf-8"))
+USED = re.compile(r"""text\(\s*f?["']([a-z_.{}]+)["']""")
+
+
+def test_every_key_the_app_asks_for_is_written():
+    used = set(USED.findall((REPO_ROOT / "app.py").read_text(encoding="utf-8")))
+    expanded = {key for key in used if "{" not in key}
+    for key in used - expanded:  # text(f"explain.{key}") over the token topics
+        prefix = key.split("{")[0]
+        assert any(k.startswith(prefix) for k in TEXT), key
+    assert len(used) > 40, "the pattern should find the app's text() calls"
+    assert expanded <= set(TEXT), sorted(expanded - set(TEXT))
+
+
+def test_every_text_is_a_valid_format_string():
+    for key, value in TEXT.items():
+        list(string.Formatter().parse(value))  # raises on a stray brace
+        assert value.strip(), key
+
+
+def test_explanations_cover_the_teaching_view():
+    topics = {
+        "input_ids",
+        "token_type_ids",
+        "attention_mask",
+        "special_tokens",
+        "windows",
+        "scores",
+        "span_matrix",
+    }
+    explanations = {k.removeprefix("explain."): v for k, v in TEXT.items() if k.startswith("explain.")}
+    assert topics | {"answer", "n_best", "loss"} == set(explanations)
+    assert "character offsets" in explanations["answer"]
+    assert "`doc_stride` is the overlap between consecutive windows" in explanations["windows"]
+    assert "</s></s>" in explanations["special_tokens"] and "all 0" in explanations["special_tokens"]
+    assert "start > end" in explanations["span_matrix"]
+    assert "max_answer_length" in explanations["span_matrix"]

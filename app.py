@@ -12,22 +12,28 @@ fine-tuning from ``qa_core.train.jobs``; every word on the page from ``assets/te
     QA_INT8=1 python app.py                           # every model in int8: faster on a CPU, EM within a point
 """
 
+import hashlib
 import json
 import logging
 import math
 import os
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import gradio as gr
 
-from qa_core import checkpoints, figures, int8
+from qa_core import checkpoints, figures, int8, why, why_figures
+from qa_core.base_models.build import base_states
 from qa_core.engine import QAEngine
+from qa_core.files import write_text_atomically
 from qa_core.model_cache import ModelCache
-from qa_core.records import Answer
+from qa_core.records import Answer, Trace
 from qa_core.settings import (
     AnswerSettings,
+    AttributionMethod,
+    AttributionSettings,
     Placement,
     RequestLimits,
     Schedule,
@@ -36,6 +42,8 @@ from qa_core.settings import (
     bound_of,
     choices,
     default_of,
+    require_bool,
+    require_number,
 )
 from qa_core.train import jobs as training
 from qa_core.train.config import TrainConfig
@@ -51,12 +59,16 @@ SESSIONS = 200  # browser sessions whose last answer (with its trace, about 1-2 
 SESSION_TTL_S = 3600
 POLL_SECONDS = 1.0
 HIGHLIGHT_COLOURS = {"answer": "#fbbf24"}
+WHY_RESULTS = 64  # explanations kept: one question's lens, attention and a few attributions each
+NARROW_MIN_WIDTH = 260  # px: controls side by side in a row stack on a phone instead of squeezing
 
 log = logging.getLogger(__name__)
 models: ModelCache[QAEngine] = ModelCache(
     lambda folder: QAEngine.load(folder, int8=int8.requested()), MAX_LOADED_MODELS
 )
 jobs = training.FineTuneJobs()
+why_memo = why.Memo(WHY_RESULTS)
+CSV_DIR = Path(tempfile.mkdtemp(prefix="qa-explorer-csv-"))  # the numbers behind the views, for download
 
 
 class AskView(NamedTuple):
@@ -82,6 +94,22 @@ class TraceView(NamedTuple):
 class PlaygroundView(NamedTuple):
     plot: Any
     note: Any
+
+
+class WhyView(NamedTuple):
+    layer: Any
+    head: Any
+    lens_plot: Any
+    lens_table: Any
+    attribution_text: Any
+    attribution_plot: Any
+    contrast_plot: Any
+    overview: Any
+    attention_plot: Any
+    records: Any
+    csv_lens: Any
+    csv_attribution: Any
+    csv_attention: Any
 
 
 class TrainingView(NamedTuple):
@@ -113,14 +141,24 @@ def load_engine(name: str | None) -> tuple[str, QAEngine]:
 def answer_settings(
     max_length: float, doc_stride: float, max_answer_length: float, n_best: float, use_max_context: bool
 ) -> AnswerSettings:
+    """The settings of one question, as sent by the page or an API client (checked: JSON can be anything)."""
     return AnswerSettings(
-        windows=WindowSettings(max_length=int(max_length), doc_stride=int(doc_stride)),
+        windows=WindowSettings(
+            max_length=int(require_number("max_length", max_length)),
+            doc_stride=int(require_number("doc_stride", doc_stride)),
+        ),
         spans=SpanRules(
-            max_answer_length=int(max_answer_length),
-            n_best=int(n_best),
-            use_max_context=bool(use_max_context),
+            max_answer_length=int(require_number("max_answer_length", max_answer_length)),
+            n_best=int(require_number("n_best", n_best)),
+            use_max_context=require_bool("use_max_context", use_max_context),
         ),
     )
+
+
+def refuse(error: Exception) -> gr.Error:
+    """The message for the person; for the server log one line, since input someone can fix needs no traceback."""
+    log.info("refused a request: %s", error)
+    return gr.Error(str(error), print_exception=False)
 
 
 def run_model(
@@ -131,16 +169,29 @@ def run_model(
         name, engine = load_engine(model)
         return name, engine, engine.answer(question, context, settings, LIMITS)
     except (ValueError, OSError) as error:
-        raise gr.Error(str(error)) from None
+        raise refuse(error) from None
+
+
+def answer_warnings(answer: Answer, model: str) -> list[str]:
+    """What a person should know about an answer; the Ask tab and the /answer endpoint say the same."""
+    found = []
+    if not answer.n_best:
+        found.append(text("ask.no_span", model=model))
+    if answer.question_truncated:
+        found.append(text("ask.question_cut", tokens=answer.trace.question_tokens))
+    return found
 
 
 def summary(answer: Answer, model: str, in_int8: bool) -> str:
+    warnings = [text("ask.warning", warning=warning) for warning in answer_warnings(answer, model)]
     if not answer.n_best:
-        return text("ask.no_span", model=model)
+        return "\n\n".join(warnings)
     lines = [
         text(
             "ask.summary",
             answer=answer.text,
+            first=answer.start,
+            last=answer.end - 1,  # people read a range as including both ends
             start=answer.start,
             end=answer.end,
             score=answer.score,
@@ -150,9 +201,7 @@ def summary(answer: Answer, model: str, in_int8: bool) -> str:
             int8=text("ask.int8") if in_int8 else "",
         )
     ]
-    if answer.question_truncated:
-        lines.append(text("ask.question_cut", tokens=answer.trace.question_tokens))
-    return "\n\n".join(lines)
+    return "\n\n".join(lines + warnings)
 
 
 def ask(
@@ -165,7 +214,10 @@ def ask(
     n_best: float,
     use_max_context: bool = default_of(SpanRules, "use_max_context"),
 ) -> AskView:
-    settings = answer_settings(max_length, doc_stride, max_answer_length, n_best, use_max_context)
+    try:
+        settings = answer_settings(max_length, doc_stride, max_answer_length, n_best, use_max_context)
+    except ValueError as error:
+        raise refuse(error) from None
     name, engine, answer = run_model(question, context, model, settings)
     scores = figures.scores_figure(answer.trace)
     return AskView(
@@ -180,8 +232,9 @@ def ask(
 
 
 def answer_api(question: str, context: str, model: str = "") -> dict:
-    """Answer a question from a paragraph. Returns {answer, start, end, score, probability, model};
-    ``context[start:end] == answer``. ``model`` is a name from the model picker (blank: the default)."""
+    """Answer a question from a paragraph. Returns {answer, start, end, score, probability, model, warnings};
+    ``context[start:end] == answer``. ``model`` is a name from the model picker (blank: the default).
+    ``warnings`` lists what the Ask tab would point out (a question cut to 64 tokens, no span found)."""
     name, _, answer = run_model(question, context, model, AnswerSettings())
     return {
         "answer": answer.text,
@@ -190,6 +243,7 @@ def answer_api(question: str, context: str, model: str = "") -> dict:
         "score": answer.score if math.isfinite(answer.score) else None,
         "probability": answer.probability,
         "model": name,
+        "warnings": answer_warnings(answer, name),
     }
 
 
@@ -199,7 +253,8 @@ def window_choices(answer: Answer) -> list[tuple[str, int]]:
     for wt in trace.windows:
         w = wt.window
         key = "inside.window_choice_answer" if w.index == trace.winning_window else "inside.window_choice"
-        choices_.append((text(key, number=w.index + 1, first=w.doc_start, last=w.doc_end - 1), w.index))
+        number = figures.window_number(w.index)
+        choices_.append((text(key, number=number, first=w.doc_start, last=w.doc_end - 1), w.index))
     return choices_
 
 
@@ -267,6 +322,18 @@ def refresh_models(current: str | None):
     return gr.Dropdown(choices=names, value=current if current in names else default_model())
 
 
+def base_notes() -> str:
+    """Which base encoders are built here and which a job will first download: a wait, and a failure offline."""
+    lines = []
+    for state in base_states():
+        if state.built:
+            lines.append(text("train.base_built", name=state.name, megabytes=state.megabytes))
+        else:
+            size = text("train.base_size", megabytes=state.megabytes) if state.megabytes else ""
+            lines.append(text("train.base_to_fetch", name=state.name, size=size))
+    return text("train.bases", bases="\n".join(lines))
+
+
 def format_duration(seconds: float) -> str:
     """'4 min 05 s' rather than '245 s': how people read time left."""
     minutes, secs = divmod(round(seconds), 60)
@@ -307,9 +374,22 @@ def _running_line(status: training.JobStatus) -> str:
             training=status.training_questions,
             held_out=status.held_out_questions,
             replacing=replacing,
+            repairs=_repairs_line(status.data_repairs),
         )
     left = text("train.left", eta=format_duration(status.eta_s)) if status.eta_s is not None else ""
     return text("train.progress", step=status.step, max_steps=status.max_steps, left=left)
+
+
+def _repairs_line(repairs: training.Repairs) -> str:
+    """What loading the upload moved or skipped, said once; nothing when the file was clean."""
+    if not (repairs.moved_answers or repairs.skipped_answers):
+        return ""
+    return text(
+        "train.repairs",
+        moved=repairs.moved_answers,
+        skipped=repairs.skipped_answers,
+        questions=repairs.skipped_questions,
+    )
 
 
 def start_training(
@@ -345,7 +425,7 @@ def start_training(
     try:
         status = jobs.start(request)
     except ValueError as error:
-        raise gr.Error(str(error)) from None
+        raise refuse(error) from None
     return progress_text(status), gr.Timer(active=True)
 
 
@@ -362,6 +442,178 @@ def poll_training(model: str | None) -> TrainingView:
         timer=gr.Timer(active=status.state in ("running", "cancelling")),
         model_picker=refresh_models(model) if status.state == "finished" else gr.skip(),
     )
+
+
+def span_value(window: int, start: int, end: int) -> str:
+    """A span as the "why" pickers hold it: window, start token and end token (all 0-based)."""
+    return f"{window}/{start}/{end}"
+
+
+def parse_span(value: Any) -> tuple[int, int, int]:
+    try:
+        window, start, end = (int(part) for part in str(value).split("/"))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a span: choose one from the list.") from None
+    return window, start, end
+
+
+def answer_span(answer: Answer) -> tuple[int, int, int]:
+    """The answer's own span: what "Explain" explains when no other span is picked."""
+    if not answer.n_best:
+        raise ValueError(text("why.no_span"))
+    top = answer.n_best[0]
+    return top.window, top.start_token, top.end_token
+
+
+def span_choices(answer: Answer) -> list[tuple[str, str]]:
+    """The n-best rows as pickable spans, labelled as the n-best table shows them."""
+    return [
+        (
+            text(
+                "why.span_choice",
+                rank=rank,
+                text=c.text if len(c.text) <= 30 else c.text[:29] + "…",
+                window=figures.window_number(c.window),
+                first=c.start_token,
+                last=c.end_token,
+            ),
+            span_value(c.window, c.start_token, c.end_token),
+        )
+        for rank, c in enumerate(answer.n_best, start=1)
+    ]
+
+
+def show_span_choices(answer: Answer):
+    """After each question: the spans to explain (the answer first) and the spans to compare with."""
+    spans = span_choices(answer)
+    first = spans[0][1] if spans else None
+    contrast = [(text("why.contrast_none"), ""), *spans]
+    return gr.Dropdown(choices=spans, value=first), gr.Dropdown(choices=contrast, value="")
+
+
+def pick_nbest_row(answer: Answer | None, evt: gr.SelectData):
+    """A click on a row of the n-best table picks that span for the "why" views."""
+    if answer is None or not answer.n_best:
+        return gr.skip()
+    row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+    candidate = answer.n_best[int(row)]
+    return span_value(candidate.window, candidate.start_token, candidate.end_token)
+
+
+def use_cell(answer: Answer | None, start: float, end: float):
+    """A (start, end) cell of the winning window's span matrix as the span to explain."""
+    if answer is None or answer.trace.winning_window is None:
+        raise refuse(ValueError(text("why.empty")))
+    window = answer.trace.winning_window
+    value = span_value(window, int(start), int(end))
+    label = text("why.cell_choice", first=int(start), last=int(end), window=figures.window_number(window))
+    return gr.Dropdown(choices=[*span_choices(answer), (label, value)], value=value)
+
+
+def explain(
+    answer: Answer | None,
+    model: str | None,
+    span: str,
+    contrast: str,
+    method: AttributionMethod,
+    steps: float,
+    layer: float,
+    head: float,
+    hide_special: bool,
+) -> WhyView:
+    """The three "why" views of one span, computed once per question and span and kept (``why_memo``)."""
+    if answer is None:
+        raise refuse(ValueError(text("why.empty")))
+    try:
+        _, engine = load_engine(model)
+        settings = AttributionSettings(method=method, steps=int(steps))
+        chosen = parse_span(span) if span else answer_span(answer)
+        records = why_records(engine, model, answer.trace, chosen, contrast, settings)
+    except (ValueError, OSError) as error:
+        raise refuse(error) from None
+    return why_view(records, answer.trace, int(layer), int(head), hide_special)
+
+
+def why_records(
+    engine: QAEngine, model: str | None, trace: Trace, span: tuple[int, int, int], contrast: str, settings
+) -> dict[str, Any]:
+    """Lens, attention and attribution(s) of a span, from the memo when this question asked for them before."""
+    question = (model, trace.question, trace.context, trace.settings)
+    window, start, end = span
+    records: dict[str, Any] = {
+        "id": hashlib.sha1(repr((*question, span, contrast, settings)).encode("utf-8")).hexdigest()[:16],
+        "lens": why_memo.get((*question, "lens", window), lambda: why.layer_lens(engine, trace, window)),
+        "attention": why_memo.get(
+            (*question, "attention", span), lambda: why.attention(engine, trace, window, (start, end))
+        ),
+    }
+    for name, value in (("attribution", span), ("contrast", parse_span(contrast) if contrast else None)):
+        if value is not None and not engine.int8:  # int8 layers give no gradients: lens and attention only
+            w, s, e = value
+            records[name] = why_memo.get(
+                (*question, "attribution", value, settings),
+                lambda w=w, s=s, e=e: why.attribute(engine, trace, w, (s, e), settings),
+            )
+    return records
+
+
+def why_view(records: dict[str, Any], trace: Trace, layer: int, head: int, hide_special: bool) -> WhyView:
+    """Every figure and table of the "why" tab from the records; ``layer`` and ``head`` count from 1."""
+    lens, attention = records["lens"], records["attention"]
+    layers, heads, _ = attention.from_answer.shape
+    layer, head = min(max(layer, 1), layers), min(max(head, 1), heads)
+    return WhyView(
+        layer=gr.Slider(maximum=layers, value=layer),
+        head=gr.Slider(maximum=heads, value=head),
+        lens_plot=why_figures.lens_figure(lens),
+        lens_table=why_figures.lens_table(lens, trace),
+        **attribution_views(records, trace, hide_special),
+        overview=why_figures.attention_overview(attention),
+        attention_plot=head_figure(records, layer, head, hide_special),
+        records=records,
+        csv_lens=write_csv("lens", records, why_figures.lens_scores_table(lens)),
+        csv_attention=write_csv("attention", records, why_figures.attention_table(attention)),
+    )
+
+
+def attribution_views(records: dict[str, Any], trace: Trace, hide_special: bool) -> dict[str, Any]:
+    """The attribution's shaded text, bars, contrast and CSV; messages where there is none to show."""
+    attribution, other = records.get("attribution"), records.get("contrast")
+    if attribution is None:  # an int8 server
+        message = figures.message_figure(text("why.attribution_plot"), text("why.int8"))
+        return dict(
+            attribution_text=[], attribution_plot=message, contrast_plot=message, csv_attribution=None
+        )
+    units = why_figures.attribution_units(attribution, trace)
+    contrast = (
+        why_figures.contrast_figure(attribution, other, trace)
+        if other is not None
+        else figures.message_figure(text("why.contrast_plot"), text("why.contrast_none"))
+    )
+    return dict(
+        attribution_text=why_figures.highlighted(units, trace, hide_special=hide_special),
+        attribution_plot=why_figures.attribution_figure(attribution, trace),
+        contrast_plot=contrast,
+        csv_attribution=write_csv("attribution", records, why_figures.attribution_table(attribution)),
+    )
+
+
+def head_figure(records: dict[str, Any] | None, layer: float, head: float, hide_special: bool):
+    """One head's weights from the kept attention record: moving the sliders runs no model."""
+    if not records:
+        return gr.skip()
+    attention = records["attention"]
+    layers, heads, _ = attention.from_answer.shape
+    layer, head = min(max(int(layer), 1), layers), min(max(int(head), 1), heads)
+    return why_figures.attention_figure(attention, layer - 1, head - 1, hide_special=hide_special)
+
+
+def write_csv(view: str, records: dict[str, Any], table) -> str:
+    """The numbers of one view as a CSV file, named after the view and the explanation it belongs to."""
+    path = CSV_DIR / f"{view}-{records['id']}.csv"
+    # with a byte-order mark, spreadsheet programs read the Chinese as UTF-8
+    write_text_atomically(path, "\ufeff" + table.to_csv(index=False))
+    return str(path)
 
 
 def slider(record: type, name: str, label: str, **options: Any) -> gr.Slider:
@@ -409,7 +661,12 @@ with gr.Blocks(title=text("page.title")) as demo:
             ),
             summary=gr.Markdown(elem_id="answer-summary"),
             ask_scores=gr.Plot(label=text("ask.scores_plot"), elem_id="ask-scores"),
-            nbest=gr.Dataframe(label=text("ask.nbest"), interactive=False, elem_id="nbest"),
+            nbest=gr.Dataframe(
+                headers=list(figures.NBEST_COLUMNS),
+                label=text("ask.nbest"),
+                interactive=False,
+                elem_id="nbest",
+            ),
             scores=None,  # drawn in the Inside tab, declared there
             answer=last_answer,
             model=last_model,
@@ -424,7 +681,12 @@ with gr.Blocks(title=text("page.title")) as demo:
         for key in ("input_ids", "token_type_ids", "attention_mask", "special_tokens"):
             gr.Markdown(text(f"explain.{key}"))
         window_picker = gr.Dropdown(label=text("inside.window"), choices=[], elem_id="window-picker")
-        token_table = gr.Dataframe(interactive=False, label=text("inside.token_table"), elem_id="token-table")
+        token_table = gr.Dataframe(
+            headers=list(figures.TOKEN_COLUMNS),
+            interactive=False,
+            label=text("inside.token_table"),
+            elem_id="token-table",
+        )
         gr.Markdown(text("inside.windows_title"))
         gr.Markdown(text("explain.windows"))
         windows_plot = gr.Plot(label=text("inside.windows_plot"), elem_id="windows-plot")
@@ -443,10 +705,18 @@ with gr.Blocks(title=text("page.title")) as demo:
         gr.Markdown(text("inside.playground"))
         with gr.Row():
             playground_length = slider(
-                WindowSettings, "max_length", text("inside.playground_length"), elem_id="playground-length"
+                WindowSettings,
+                "max_length",
+                text("inside.playground_length"),
+                elem_id="playground-length",
+                min_width=NARROW_MIN_WIDTH,
             )
             playground_stride = slider(
-                WindowSettings, "doc_stride", text("inside.playground_stride"), elem_id="playground-stride"
+                WindowSettings,
+                "doc_stride",
+                text("inside.playground_stride"),
+                elem_id="playground-stride",
+                min_width=NARROW_MIN_WIDTH,
             )
         playground_view = PlaygroundView(
             note=gr.Markdown(elem_id="playground-note"),
@@ -454,6 +724,70 @@ with gr.Blocks(title=text("page.title")) as demo:
         )
 
     allowed = training.training_allowed()
+    with gr.Tab(text("tab.why"), id="why"):
+        gr.Markdown(text("why.intro"))
+        with gr.Row():
+            with gr.Column(scale=2, min_width=NARROW_MIN_WIDTH):
+                # any "window/start/end" is accepted, so an API client can explain a span of its choosing
+                why_span = gr.Dropdown(
+                    label=text("why.span"), choices=[], allow_custom_value=True, elem_id="why-span"
+                )
+                why_contrast = gr.Dropdown(
+                    label=text("why.contrast"), choices=[], allow_custom_value=True, elem_id="why-contrast"
+                )
+                with gr.Accordion(text("why.cell"), open=False):
+                    with gr.Row():
+                        cell_start = gr.Number(0, label=text("why.cell_start"), precision=0, minimum=0)
+                        cell_end = gr.Number(0, label=text("why.cell_end"), precision=0, minimum=0)
+                    cell_button = gr.Button(text("why.cell_button"), size="sm")
+            with gr.Column(scale=1, min_width=NARROW_MIN_WIDTH):
+                why_method = gr.Radio(
+                    list(choices(AttributionMethod)),
+                    value=default_of(AttributionSettings, "method"),
+                    label=text("why.method"),
+                )
+                why_steps = slider(AttributionSettings, "steps", text("why.steps"))
+                why_button = gr.Button(text("why.button"), variant="primary", elem_id="why-button")
+        gr.Markdown(text("why.lens_title"))
+        gr.Markdown(text("explain.lens"))
+        why_lens_plot = gr.Plot(label=text("why.lens_plot"), elem_id="why-lens")
+        why_lens_table = gr.Dataframe(
+            label=text("why.lens_table"), interactive=False, headers=list(why_figures.LENS_COLUMNS)
+        )
+        gr.Markdown(text("why.attribution_title"))
+        gr.Markdown(text("explain.attribution"))
+        why_text = gr.HighlightedText(
+            label=text("why.attribution_text"), show_legend=True, elem_id="why-attribution-text"
+        )
+        with gr.Row():
+            why_attribution_plot = gr.Plot(label=text("why.attribution_plot"), elem_id="why-attribution")
+            why_contrast_plot = gr.Plot(label=text("why.contrast_plot"), elem_id="why-contrast-plot")
+        gr.Markdown(text("why.attention_title"))
+        gr.Markdown(text("explain.attention"))
+        why_overview = gr.Plot(label=text("why.attention_overview"), elem_id="why-overview")
+        with gr.Row():
+            why_layer = gr.Slider(1, 12, 12, step=1, label=text("why.layer"), min_width=NARROW_MIN_WIDTH)
+            why_head = gr.Slider(1, 12, 1, step=1, label=text("why.head"), min_width=NARROW_MIN_WIDTH)
+            why_hide_special = gr.Checkbox(True, label=text("why.hide_special"), min_width=NARROW_MIN_WIDTH)
+        why_attention_plot = gr.Plot(label=text("why.attention_plot"), elem_id="why-attention")
+        gr.Markdown(text("why.export"))
+        with gr.Row():
+            why_view_ = WhyView(
+                layer=why_layer,
+                head=why_head,
+                lens_plot=why_lens_plot,
+                lens_table=why_lens_table,
+                attribution_text=why_text,
+                attribution_plot=why_attribution_plot,
+                contrast_plot=why_contrast_plot,
+                overview=why_overview,
+                attention_plot=why_attention_plot,
+                records=gr.State(None, time_to_live=SESSION_TTL_S),
+                csv_lens=gr.DownloadButton(text("why.csv_lens"), size="sm"),
+                csv_attribution=gr.DownloadButton(text("why.csv_attribution"), size="sm"),
+                csv_attention=gr.DownloadButton(text("why.csv_attention"), size="sm"),
+            )
+
     with gr.Tab(text("tab.fine_tune"), id="fine-tune"):
         gr.Markdown(
             text("train.intro", megabytes=training.MAX_UPLOAD_BYTES // 1_000_000)
@@ -468,6 +802,7 @@ with gr.Blocks(title=text("page.title")) as demo:
                     label=text("train.base"),
                     interactive=allowed,
                 )
+                base_notes_box = gr.Markdown(base_notes(), visible=allowed, elem_id="base-notes")
                 train_file = gr.File(
                     label=text("train.file"), file_types=[".json", ".gz"], interactive=allowed
                 )
@@ -539,7 +874,39 @@ with gr.Blocks(title=text("page.title")) as demo:
         list(ask_view),
         api_name="ask",
         concurrency_id="model",
-    ).success(show_trace, last_answer, list(trace_view), api_visibility="private")
+        # ask() checks every value itself: a slider's own preprocessing fails on text from an API client
+        # with a TypeError that reaches the client as a bare "error"
+        preprocess=False,
+    ).success(show_span_choices, last_answer, [why_span, why_contrast], api_name="why_spans").success(
+        show_trace, last_answer, list(trace_view), api_visibility="private"
+    )
+    ask_view.nbest.select(pick_nbest_row, last_answer, why_span, api_visibility="private")
+    cell_button.click(use_cell, [last_answer, cell_start, cell_end], why_span, api_name="why_cell")
+    why_button.click(
+        explain,
+        [
+            last_answer,
+            last_model,
+            why_span,
+            why_contrast,
+            why_method,
+            why_steps,
+            why_layer,
+            why_head,
+            why_hide_special,
+        ],
+        list(why_view_),
+        api_name="explain",
+        concurrency_id="model",
+    )
+    for trigger in (why_layer.release, why_head.release, why_hide_special.change):
+        trigger(
+            head_figure,
+            [why_view_.records, why_layer, why_head, why_hide_special],
+            why_attention_plot,
+            api_visibility="private",
+            show_progress="hidden",
+        )
     gr.api(answer_api, api_name="answer", concurrency_id="model")
     refresh_button.click(refresh_models, model_picker, model_picker, api_name="models")
     window_picker.change(show_tokens, [last_answer, window_picker], token_table, api_visibility="private")
@@ -584,6 +951,7 @@ with gr.Blocks(title=text("page.title")) as demo:
     )
     cancel_button.click(cancel_training, None, training_status, api_name="cancel_fine_tune")
     demo.load(refresh_models, model_picker, model_picker, api_visibility="private")
+    demo.load(base_notes, None, base_notes_box, api_visibility="private")  # a job may have built one since
     for trigger, options in ((training_view.timer.tick, {"concurrency_limit": None}), (demo.load, {})):
         trigger(
             poll_training,

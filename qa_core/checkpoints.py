@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from .files import REPO_ROOT
+from .settings import described
 
 # QA_CHECKPOINTS_DIR points the app and the CLI at another checkpoints folder (tests, a mounted volume).
 ROOT = Path(os.environ.get("QA_CHECKPOINTS_DIR", REPO_ROOT / "checkpoints"))
@@ -58,8 +59,46 @@ def user_checkpoint_path(name: str, root: Path = ROOT) -> Path:
     return root / USER_DIR_NAME / name
 
 
+def looks_like_a_path(value: str) -> bool:
+    """Whether a model name can only mean a local folder, so it must never be sent to the model hub.
+
+    A hub id is a bare name or ``owner/name``: one slash at most, not starting with a path marker.
+    Anything else, or a name whose first part is a folder here (``checkpoints/e5-small-typo``), is a
+    path: looking it up on the hub would cost a minute of retries and end in a traceback.
+    """
+    if value.startswith(("/", "./", "../", "~")) or value in (".", "..") or value.count("/") > 1:
+        return True
+    return "/" in value and Path(value).parent.is_dir()
+
+
+HUB_EXAMPLE = "a Hugging Face hub id such as deepset/roberta-base-squad2"
+
+
+def check_exists(value: str | Path, root: Path = ROOT, alternatives: str = HUB_EXAMPLE) -> None:
+    """Refuse, in one line, a path-like model name that names no folder, listing the checkpoints there are.
+
+    A hub id passes untouched: only the hub can tell whether it exists.
+    """
+    hub_id = isinstance(value, str) and not looks_like_a_path(value)
+    if hub_id or Path(value).is_dir():
+        return
+    what = "is a file, not a model folder" if Path(value).exists() else "does not exist"
+    found = ", ".join(shown_path(path) for path in available(root).values()) or "none"
+    raise ValueError(f"The folder {value} {what}; available checkpoints: {found} (or {alternatives}).")
+
+
+def shown_path(path: Path) -> str:
+    """A folder as a person would type it here: relative to the current folder when inside it."""
+    try:
+        return str(path.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def resolve(name: str | None, root: Path = ROOT) -> tuple[str, Path]:
     """The display name and folder behind a model picker's name; blank means the default model."""
+    if name is not None and not isinstance(name, str):  # an API client may send any JSON value
+        raise ValueError(f"The model must be a name from the model list (text), got {described(name)}.")
     models = available(root)
     if not models:
         default_checkpoint(root)  # raises the error that says how to get a model

@@ -4,6 +4,11 @@ Every format becomes the same list of :class:`Example`, in file order, so traini
 homework's CSV share one code path. A bad file fails whole and loudly: a :class:`DataError` lists every
 kind of problem at once (the first few record ids of each and a count), so a person can fix the file in
 one pass instead of meeting one crash at a time, and no caller ever trains on half a file.
+
+Answers whose text is not at their stated offset are the commonest flaw of official releases (CMRC
+2018's dev file has about 170), so the caller chooses (``bad_offsets``): refuse the file, keep such answers
+for their text (answering and scoring read only the text) or skip them (training needs the offset). What
+was kept, moved or skipped is counted in :class:`Repairs` and logged, never done silently.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from .files import write_bytes_atomically
 
@@ -27,11 +32,15 @@ DEFAULT_MAX_BYTES = 200_000_000
 _SHOWN = 5  # records named per kind of problem; the rest are only counted
 _GZIP_MAGIC = b"\x1f\x8b"
 _REQUIRED = object()
+BadOffsets = Literal["refuse", "keep", "skip"]  # what loading does with an answer not at its offset
 
 
 @dataclass(frozen=True)
 class GoldAnswer:
-    """One annotated answer; after loading, ``context[start:start + len(text)] == text`` always holds."""
+    """One annotated answer; after loading, ``context[start:start + len(text)] == text`` holds.
+
+    The one exception: an answer kept with ``bad_offsets="keep"`` has the start its file states.
+    """
 
     text: str
     start: int
@@ -50,6 +59,25 @@ class Example:
 
 class DataError(ValueError):
     """A data file cannot be used as it is; the message names the file, the records, and the fix."""
+
+
+@dataclass(frozen=True)
+class Repairs:
+    """What loading changed or left out, counted so that a caller can report it as well as the log."""
+
+    moved_answers: int = 0  # moved onto their text, found within fix_offsets_within characters
+    kept_bad_offsets: int = 0  # not at their offset, kept for their text (bad_offsets="keep")
+    skipped_answers: int = 0  # not at their offset, left out (bad_offsets="skip")
+    skipped_questions: int = 0  # left without any answer by the skipping, so left out too
+    dropped_questions: int = 0  # an empty question text, left out (drop_empty_questions)
+
+
+@dataclass(frozen=True)
+class LoadedData:
+    """The examples of a file, in file order, and what loading repaired on the way."""
+
+    examples: list[Example]
+    repairs: Repairs
 
 
 @dataclass(frozen=True)
@@ -96,7 +124,10 @@ class _Findings:
     """Problems and repairs gathered over the whole file, reported once at the end."""
 
     problems: dict[_Kind, list[str]] = field(default_factory=dict)
-    moved: dict[str, int] = field(default_factory=dict)  # id -> largest shift of one of its answers
+    moved: list[tuple[str, int]] = field(default_factory=list)  # (question id, shift) per moved answer
+    kept: list[str] = field(default_factory=list)  # question id per answer kept despite its offset
+    skipped: list[str] = field(default_factory=list)  # question id per answer skipped for its offset
+    skipped_questions: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
 
     @contextmanager
@@ -110,101 +141,165 @@ class _Findings:
     def add(self, kind: _Kind, label: str, detail: str) -> None:
         self.problems.setdefault(kind, []).append(f"{label} ({detail})")
 
-    def error(self, path: Path) -> DataError:
+    def error(self, name: str) -> DataError:
         total = sum(len(items) for items in self.problems.values())
-        lines = [f"{path}: cannot load reading-comprehension data, {total} problem(s):"]
+        lines = [f"{name}: cannot load reading-comprehension data, {total} problem(s):"]
         for kind, items in self.problems.items():
             more = f"; and {len(items) - _SHOWN} more" if len(items) > _SHOWN else ""
             lines.append(f"- {len(items)} {kind.what}: {'; '.join(items[:_SHOWN])}{more}.")
             lines.append(f"  Fix: {kind.fix}.")
         return DataError("\n".join(lines))
 
-    def log(self, path: Path) -> None:
-        if self.moved:
-            logger.warning(
-                "%s: moved the answer offsets of %d question(s), by at most %d character(s), to where the "
-                "answer text occurs (ids %s).",
-                path,
-                len(self.moved),
-                max(self.moved.values()),
-                ", ".join(list(self.moved)[:_SHOWN]),
-            )
+    def repairs(self) -> Repairs:
+        return Repairs(
+            moved_answers=len(self.moved),
+            kept_bad_offsets=len(self.kept),
+            skipped_answers=len(self.skipped),
+            skipped_questions=len(self.skipped_questions),
+            dropped_questions=len(self.dropped),
+        )
+
+    def log(self, name: str) -> None:
+        """One warning for what was done about offsets, one for dropped questions: a person reads both."""
+        if notes := self._offset_notes():
+            logger.warning("%s: %s.", name, "; ".join(notes))
         if self.dropped:
             logger.warning(
                 "%s: left out %d question(s) with an empty question text (ids %s).",
-                path,
+                name,
                 len(self.dropped),
-                ", ".join(self.dropped[:_SHOWN]),
+                _ids(self.dropped),
             )
 
+    def _offset_notes(self) -> list[str]:
+        notes = []
+        if self.moved:
+            shift = max(shift for _id, shift in self.moved)
+            notes.append(
+                f"moved {len(self.moved)} answer(s) by at most {shift} character(s) to where their text "
+                f"occurs (ids {_ids(i for i, _shift in self.moved)})"
+            )
+        if self.kept:
+            notes.append(
+                f"{len(self.kept)} answer(s) are not at their answer_start (ids {_ids(self.kept)}); kept for "
+                "their text, since only training needs an answer's offset"
+            )
+        if self.skipped:
+            notes.append(
+                f"skipped {len(self.skipped)} answer(s) whose text is not at their answer_start "
+                f"(ids {_ids(self.skipped)})"
+            )
+        if self.skipped_questions:
+            notes.append(
+                f"left out {len(self.skipped_questions)} question(s) that had no other answer "
+                f"(ids {_ids(self.skipped_questions)})"
+            )
+        return notes
 
-def load_examples(
+
+def _ids(ids: Iterable[str]) -> str:
+    """The first few distinct ids, and how many more there are."""
+    distinct = list(dict.fromkeys(ids))
+    more = f" and {len(distinct) - _SHOWN} more" if len(distinct) > _SHOWN else ""
+    return ", ".join(distinct[:_SHOWN]) + more
+
+
+def load_examples(path: str | Path, **options: Any) -> list[Example]:
+    """The examples of :func:`load_data` (same options), for callers that need not report repairs."""
+    return load_data(path, **options).examples
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """What a caller allows; every repair is opt-in, because silently repairing would hide a broken export."""
+
+    require_answers: bool
+    fix_offsets_within: int
+    bad_offsets: BadOffsets
+    drop_empty_questions: bool
+
+
+def load_data(
     path: str | Path,
     *,
     require_answers: bool = False,
     fix_offsets_within: int = 0,
+    bad_offsets: BadOffsets = "refuse",
     max_bytes: int = DEFAULT_MAX_BYTES,
     drop_empty_questions: bool = False,
-) -> list[Example]:
+    name: str | None = None,
+) -> LoadedData:
     """Read a SQuAD-style or HW7 file (``.json`` or gzip ``.json.gz``) into examples in file order.
 
-    Raises :class:`DataError` naming every problem found; nothing is returned from a bad file. The two
-    repairs are opt-in because real releases need them (the CMRC 2018 trial file has answers one character
-    off and two questions with no text) and silently repairing a file would hide a broken export.
+    Raises :class:`DataError` naming every problem found; nothing is returned from a bad file. Real
+    releases need the repairs (the CMRC 2018 trial file has answers one character off and two questions
+    with no text), so they are offered, counted and logged. ``name`` is how messages name the file
+    (default: the path), so a server can name an upload as its owner called it, not by a server path.
     """
     if fix_offsets_within < 0:
         raise ValueError(f"fix_offsets_within must be 0 or more characters, got {fix_offsets_within}.")
-    path = Path(path)
+    if bad_offsets not in get_args(BadOffsets):
+        raise ValueError(
+            f"bad_offsets must be one of {', '.join(get_args(BadOffsets))}, got {bad_offsets!r}."
+        )
+    path, name = Path(path), name or str(path)
+    rules = _Rules(require_answers, fix_offsets_within, bad_offsets, drop_empty_questions)
     findings = _Findings()
-    parsed = _parse(_read_json(path, max_bytes), path, findings)
-    examples = _checked(
-        parsed,
-        findings,
-        fix_offsets_within=fix_offsets_within,
-        drop_empty_questions=drop_empty_questions,
-        require_answers=require_answers,
-    )
+    parsed = _parse(_read_json(path, max_bytes, name), name, findings)
+    examples = _checked(parsed, findings, rules)
     _check_unique_ids(parsed, findings)
     if findings.problems:
-        raise findings.error(path)
+        raise findings.error(name)
+    if not examples and findings.skipped_questions:
+        raise DataError(
+            f"{name}: no question has an answer at its stated answer_start; correct the offsets so that "
+            "context[answer_start:answer_start + len(text)] is the answer text."
+        )
     if not examples:
-        raise DataError(f"{path} holds no questions; give it at least one question with its context.")
-    findings.log(path)
-    return examples
+        raise DataError(f"{name} holds no questions; give it at least one question with its context.")
+    findings.log(name)
+    return LoadedData(examples, findings.repairs())
 
 
-def _read_json(path: Path, max_bytes: int) -> Any:
+def _read_json(path: Path, max_bytes: int, name: str) -> Any:
     if not path.is_file():
         what = "is a directory" if path.is_dir() else "does not exist"
-        raise DataError(f"{path} {what}; give the path of a SQuAD-style or HW7 .json or .json.gz file.")
+        raise DataError(f"{name} {what}; give the path of a SQuAD-style or HW7 .json or .json.gz file.")
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise _too_big(path, f"is {_megabytes(size)}", max_bytes)
+            raise _too_big(name, f"is {_megabytes(size)}", max_bytes)
         with path.open("rb") as raw:
             opener = gzip.open if raw.read(2) == _GZIP_MAGIC else open
         with opener(path, "rb") as stream:
             data = stream.read(max_bytes + 1)
     except (OSError, EOFError, zlib.error) as err:
         raise DataError(
-            f"{path} cannot be read ({err}); check that it is a readable, complete file."
+            f"{name} cannot be read ({_reason(err)}); check that it is a readable, complete file."
         ) from err
     if len(data) > max_bytes:
-        raise _too_big(path, f"holds more than {_megabytes(max_bytes)} of JSON", max_bytes)
+        raise _too_big(name, f"holds more than {_megabytes(max_bytes)} of JSON", max_bytes)
     try:
         return json.loads(data)
     except json.JSONDecodeError as err:
         raise DataError(
-            f"{path} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}; "
+            f"{name} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}; "
             "fix the file there or export it again."
         ) from err
     except UnicodeDecodeError as err:
-        raise DataError(f"{path} is not UTF-8 text ({err.reason}); save it again as UTF-8.") from err
+        raise DataError(f"{name} is not UTF-8 text ({err.reason}); save it again as UTF-8.") from err
 
 
-def _too_big(path: Path, amount: str, max_bytes: int) -> DataError:
+def _reason(err: BaseException) -> str:
+    """Why reading failed, without the path an OSError carries: the message names the file its own way."""
+    if isinstance(err, OSError) and err.filename is not None:
+        return err.strerror or type(err).__name__
+    return str(err) or type(err).__name__
+
+
+def _too_big(name: str, amount: str, max_bytes: int) -> DataError:
     return DataError(
-        f"{path} {amount}, over the {_megabytes(max_bytes)} cap (max_bytes); "
+        f"{name} {amount}, over the {_megabytes(max_bytes)} cap (max_bytes); "
         "pass a larger max_bytes if the file really is this big, or split it."
     )
 
@@ -213,7 +308,7 @@ def _megabytes(size: int) -> str:
     return f"{size / 1e6:.1f} MB"
 
 
-def _parse(doc: Any, path: Path, findings: _Findings) -> list[Example]:
+def _parse(doc: Any, name: str, findings: _Findings) -> list[Example]:
     if isinstance(doc, dict) and "data" in doc:
         return _squad_examples(doc, findings)
     if isinstance(doc, dict) and {"questions", "paragraphs"} <= doc.keys():
@@ -222,7 +317,7 @@ def _parse(doc: Any, path: Path, findings: _Findings) -> list[Example]:
         f"top-level keys {sorted(doc)}" if isinstance(doc, dict) else f"a top level that is {_json_type(doc)}"
     )
     raise DataError(
-        f"{path}: unrecognised format: found {found}; expected an object with 'data' (SQuAD v1.1, CMRC 2018, "
+        f"{name}: unrecognised format: found {found}; expected an object with 'data' (SQuAD v1.1, CMRC 2018, "
         "DRCD) or with 'questions' and 'paragraphs' (HW7). Convert the file to one of these formats."
     )
 
@@ -300,35 +395,47 @@ def _hw7_answers(record: dict) -> tuple[GoldAnswer, ...]:
     return (GoldAnswer(text, start),)
 
 
-def _checked(
-    examples: list[Example],
-    findings: _Findings,
-    *,
-    fix_offsets_within: int,
-    drop_empty_questions: bool,
-    require_answers: bool,
-) -> list[Example]:
-    """The checks every format shares, with answers moved onto their text where that is allowed."""
+def _checked(examples: list[Example], findings: _Findings, rules: _Rules) -> list[Example]:
+    """The checks every format shares, with the answers each question keeps under the rules."""
     valid = []
     for example in examples:
         with findings.record(f"id {example.id!r}"):
             if not example.context.strip():
                 raise _BadRecord(_EMPTY, "empty context")
-            if not example.question.strip() and drop_empty_questions:
+            if not example.question.strip() and rules.drop_empty_questions:
                 findings.dropped.append(example.id)
                 continue
             if not example.question.strip():
                 raise _BadRecord(_EMPTY_QUESTION, "empty question")
-            if require_answers and not example.answers:
+            if rules.require_answers and not example.answers:
                 raise _BadRecord(_NO_ANSWERS, "no answer")
-            answers = tuple(
-                _placed(answer, example.context, fix_offsets_within) for answer in example.answers
-            )
-            shifts = [abs(new.start - old.start) for old, new in zip(example.answers, answers, strict=True)]
-            if any(shifts):
-                findings.moved[example.id] = max(shifts)
+            answers = _usable_answers(example, findings, rules)
+            if example.answers and not answers:  # every answer skipped: nothing left to learn from
+                findings.skipped_questions.append(example.id)
+                continue
             valid.append(replace(example, answers=answers))
     return valid
+
+
+def _usable_answers(example: Example, findings: _Findings, rules: _Rules) -> tuple[GoldAnswer, ...]:
+    """The answers on their text, moved where allowed; one not at its offset is refused, kept or skipped."""
+    usable = []
+    for answer in example.answers:
+        try:
+            placed = _placed(answer, example.context, rules.fix_offsets_within)
+        except _BadRecord as bad:
+            if bad.kind is not _OFFSET or rules.bad_offsets == "refuse":
+                raise
+            if rules.bad_offsets == "keep":
+                findings.kept.append(example.id)
+                usable.append(answer)
+            else:
+                findings.skipped.append(example.id)
+            continue
+        if placed.start != answer.start:
+            findings.moved.append((example.id, abs(placed.start - answer.start)))
+        usable.append(placed)
+    return tuple(usable)
 
 
 def _placed(answer: GoldAnswer, context: str, fix_offsets_within: int) -> GoldAnswer:
@@ -355,6 +462,15 @@ def _nearest_occurrence(context: str, text: str, start: int) -> int | None:
         p for p in (context.rfind(text, 0, start + len(text) - 1), context.find(text, start)) if p >= 0
     ]
     return min(candidates, key=lambda p: (abs(p - start), p)) if candidates else None
+
+
+def misplaced_answers(examples: Iterable[Example]) -> int:
+    """How many gold answers are not at their stated offset: kept for their text with bad_offsets="keep"."""
+    return sum(
+        answer.start < 0 or not example.context.startswith(answer.text, answer.start)
+        for example in examples
+        for answer in example.answers
+    )
 
 
 def _check_unique_ids(examples: list[Example], findings: _Findings) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer, PreTrainedTokenizerBase
 
+from .checkpoints import check_exists
 from .int8 import CALIBRATION_PAIRS
 from .int8 import quantize as int8_quantize
 from .postprocess import (
@@ -29,7 +30,7 @@ from .postprocess import (
     window_spans,
 )
 from .records import Answer, Candidate, Trace, Window, WindowTrace
-from .settings import AnswerSettings, RequestLimits
+from .settings import AnswerSettings, RequestLimits, WindowSettings, bound_of, described
 from .windows import PairEncoding, encode_pairs, make_windows, max_context_mask
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,14 @@ NO_CANDIDATE = Candidate("", 0, 0, -math.inf, 0.0, -1, -1, -1)
 
 
 def validate_pair(question: str, context: str, limits: RequestLimits | None = None) -> None:
-    """Refuse input that cannot be answered, with a message a person can act on."""
+    """Refuse input that cannot be answered, with a message a person can act on.
+
+    API clients may send any JSON value, so the types are checked first: a number where text belongs
+    would otherwise fail deep inside with an AttributeError that tells the client nothing.
+    """
+    for name, value in (("question", question), ("paragraph", context)):
+        if value is not None and not isinstance(value, str):  # None reads as empty, below
+            raise ValueError(f"The {name} must be text, got {described(value)}.")
     if not question or not question.strip():
         raise ValueError("The question is empty: type a question about the paragraph.")
     if not context or not context.strip():
@@ -49,6 +57,18 @@ def validate_pair(question: str, context: str, limits: RequestLimits | None = No
             f"The paragraph has {len(context):,} characters; the limit is {limits.max_chars:,}. "
             "Paste the part that contains the answer."
         )
+
+
+def fewer_windows_advice(windows: WindowSettings) -> str:
+    """Only the changes that can still reduce the windows: a stride of 0 cannot go lower, 512 not higher."""
+    ways = ["shorten the paragraph"]
+    if windows.doc_stride > 0:
+        ways.append("lower doc_stride")
+    longest = bound_of(WindowSettings, "max_length").high
+    if windows.max_length < longest:
+        ways.append(f"raise max_length (up to {longest:g})")
+    said = ", ".join(ways[:-1]) + f" or {ways[-1]}" if len(ways) > 1 else ways[0]
+    return said[0].upper() + said[1:]
 
 
 def _check_safetensors(folder: Path) -> None:
@@ -95,6 +115,7 @@ class QAEngine:
         The model always computes in float32, also from a checkpoint saved in float16: half precision on a
         CPU is slow and loses accuracy, while the smaller file is all that float16 saving is for.
         """
+        check_exists(path)  # a mistyped folder: one line, not a minute of hub retries
         _check_safetensors(Path(path))
         tokenizer = AutoTokenizer.from_pretrained(str(path))
         model = AutoModelForQuestionAnswering.from_pretrained(
@@ -167,7 +188,7 @@ class QAEngine:
             raise ValueError(
                 f"The paragraph needs {len(windows)} windows at max_length {settings.windows.max_length} and "
                 f"doc_stride {settings.windows.doc_stride}; the limit is {limits.max_windows}. "
-                "Shorten the paragraph or lower doc_stride."
+                f"{fewer_windows_advice(settings.windows)}."
             )
         return windows
 
@@ -294,6 +315,7 @@ class QAEngine:
             settings=settings,
             question_tokens=encoding.question_tokens,
             question_truncated=encoding.question_truncated,
+            question_offsets=encoding.question_offsets,
             paragraph_tokens=len(encoding.context_ids),
             windows=window_traces,
             winning_window=winner,

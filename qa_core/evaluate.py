@@ -1,9 +1,10 @@
 """Measure a checkpoint on a data file: EM and F1 (SQuAD v1.1 / CMRC 2018) and the homework's accuracy.
 
-    python -m qa_core.evaluate --data DRCD_dev.json [--checkpoint DIR] [--limit N] [--record]
+    python -m qa_core.evaluate --data assets/sample_qa.json [--checkpoint DIR] [--limit N] [--record]
 
-The last line printed is one JSON object with exact_match, f1, accuracy, n and seconds, so scripts
-can read it with ``tail -n 1``. ``--record`` also stores the result in the checkpoint's
+The last line printed is one JSON object with exact_match, f1, accuracy, n, seconds and
+unusable_offsets (gold answers scored by their text alone, because their stated offset is wrong: official
+files have some), so scripts can read it with ``tail -n 1``. ``--record`` also stores the result in the checkpoint's
 eval_results.json and refreshes its model card.
 """
 
@@ -16,7 +17,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from .data import DataError
+from .data import DataError, misplaced_answers
 from .files import write_text_atomically
 from .metrics import score
 from .predict import add_model_arguments, load_from_args, predict
@@ -42,24 +43,28 @@ def main(argv: list[str] | None = None) -> int:
         help="Save the result in the checkpoint folder and refresh its model card.",
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
-        engine, examples, settings = load_from_args(args)
+        run = load_from_args(args)
         started = time.perf_counter()
-        predictions = predict(engine, examples, settings)
+        predictions = predict(run.engine, run.examples, run.settings)
         seconds = time.perf_counter() - started
-        scores = score(predictions, examples)
+        scores = score(predictions, run.examples)
     except (DataError, FileNotFoundError, ValueError) as error:
         parser.exit(2, f"error: {error}\n")
-    result = {**asdict(scores), "seconds": round(seconds, 2)}
+    result = {
+        **asdict(scores),
+        "seconds": round(seconds, 2),
+        "unusable_offsets": misplaced_answers(run.examples),
+    }
     print(
         f"{args.data}: {scores.n} questions, EM {scores.exact_match:.2f}, F1 {scores.f1:.2f}, "
         f"strict accuracy {scores.accuracy:.4f}, {seconds:.1f} s ({scores.n / max(seconds, 1e-9):.1f} questions/s)"
     )
     if args.record:
-        if not Path(engine.source).is_dir():
-            parser.exit(2, f"error: --record needs a local checkpoint folder, not {engine.source!r}\n")
-        record(Path(engine.source), args.data, args.limit, result)
+        if not Path(run.engine.source).is_dir():
+            parser.exit(2, f"error: --record needs a local checkpoint folder, not {run.engine.source!r}\n")
+        record(Path(run.engine.source), args.data, args.limit, result)
     print(json.dumps(result))
     return 0
 

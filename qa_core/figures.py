@@ -10,6 +10,7 @@ winner and the answer are also named in labels and marked with symbols).
 from __future__ import annotations
 
 import html
+import textwrap
 from collections.abc import Sequence
 from itertools import pairwise
 
@@ -18,7 +19,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .records import Answer, Block, Offset, Trace, Window, WindowTrace
+from .records import Answer, Block, Offset, Span, Trace, Window, WindowTrace
 
 START_COLOUR = "#0072B2"  # blue
 END_COLOUR = "#E69F00"  # orange
@@ -31,7 +32,33 @@ FONT = "Noto Sans, Noto Sans CJK TC, Noto Sans CJK SC, PingFang TC, Microsoft Jh
 
 TOKEN_LABEL_LIMIT = 64  # windows with more real tokens get numbered ticks (hover shows the tokens)
 MATRIX_TOKENS = 60  # the span matrix shows at most this many paragraph tokens per axis
-NBEST_COLUMNS = ("rank", "answer", "start", "end", "score", "probability", "window")
+# Character ranges are shown to people with both ends included ("first char" 177, "last char" 181 is
+# context[177:182]); only the records and the /answer API keep Python's exclusive end.
+NBEST_COLUMNS = ("rank", "answer", "first char", "last char", "score", "probability", "window")
+TOKEN_COLUMNS = (
+    "position",
+    "token",
+    "input_id",
+    "token_type_id",
+    "attention_mask",
+    "role",
+    "characters",
+    "start_logit",
+    "end_logit",
+)
+NO_CHARACTERS = "(none: word boundary)"  # a lone SentencePiece "▁": it marks where a word begins
+WHITE_SPACE = "(white space)"
+# Plotly never wraps a title, so long ones are broken into lines that fit a phone-wide plot (about
+# 360 px): TITLE_CHARS at the title's size, SUBTITLE_CHARS at the subtitle's.
+TITLE_SIZE, SUBTITLE_SIZE = 17, 13
+TITLE_CHARS, SUBTITLE_CHARS, ROW_TITLE_CHARS = 34, 50, 40
+TITLE_LINE, SUBTITLE_LINE, ROW_TITLE_LINE = 22, 17, 19  # pixels per line of each
+TITLE_PAD = 34  # room above the title for the label Gradio draws over a plot's top-left corner
+ANSWER_BAND = 0.8  # room above the first window's bar (in bar rows) for the windows figure's answer label
+LABEL_REACH = 30  # pixels between a star and the label that names its token
+LABEL_LINE = 22  # pixels between the start and end labels when they sit on the same side
+LEGEND_ROW, LEGEND_PER_ROW = 26, 2  # a legend row's height (px), and the entries a phone fits in one
+COLOUR_BAR_HEIGHT = 60  # room for the span matrix's colour bar under the plot
 BLOCK_REASONS: dict[Block, str] = {
     "not paragraph": "is not paragraph text",
     "no visible text": "covers only white space",
@@ -41,6 +68,14 @@ BLOCK_REASONS: dict[Block, str] = {
 
 class TraceError(ValueError):
     """A figure or table was asked for something the engine's records do not hold."""
+
+
+def window_number(index: int) -> int:
+    """The number people read for window ``index``: windows count from 1 on the page, from 0 in the records.
+
+    Every label, title, table and dropdown goes through here, so the page never shows two numberings.
+    """
+    return index + 1
 
 
 # ---------------------------------------------------------------- tables
@@ -60,31 +95,41 @@ def highlight_segments(answer: Answer) -> list[tuple[str, str | None]]:
 
 
 def nbest_table(answer: Answer) -> pd.DataFrame:
-    """The n-best candidates, best first; scores rounded for reading (the Answer keeps full precision)."""
+    """The n-best candidates, best first; scores rounded for reading (the Answer keeps full precision).
+
+    Characters are given as first and last (both included), windows by their number on the page.
+    """
     rows = [
-        (rank, c.text, c.start, c.end, round(c.score, 3), round(c.probability, 3), c.window)
+        (
+            rank,
+            c.text,
+            c.start,
+            c.end - 1,
+            round(c.score, 3),
+            round(c.probability, 3),
+            window_number(c.window),
+        )
         for rank, c in enumerate(answer.n_best, start=1)
     ]
     return pd.DataFrame(rows, columns=list(NBEST_COLUMNS))
 
 
 def token_table(trace: Trace, window: int) -> pd.DataFrame:
-    """One row per token of a window: exactly what the model was fed and what it said about each token."""
+    """One row per token of window index ``window``: what the model was fed and said about each token."""
     wt = _window_trace(trace, window)
     w = wt.window
-    return pd.DataFrame(
-        {
-            "position": range(len(w.input_ids)),
-            "token": wt.tokens,
-            "input_id": w.input_ids,
-            "token_type_id": w.token_type_ids,
-            "attention_mask": w.attention_mask,
-            "role": w.roles,
-            "characters": [_characters(trace.context, o) for o in w.offsets],
-            "start_logit": np.round(wt.start_logits.astype(float), 3),
-            "end_logit": np.round(wt.end_logits.astype(float), 3),
-        }
+    columns = (
+        range(len(w.input_ids)),
+        wt.tokens,
+        w.input_ids,
+        w.token_type_ids,
+        w.attention_mask,
+        w.roles,
+        [_characters(trace.context, o) for o in w.offsets],
+        np.round(wt.start_logits.astype(float), 3),
+        np.round(wt.end_logits.astype(float), 3),
     )
+    return pd.DataFrame(dict(zip(TOKEN_COLUMNS, columns, strict=True)))
 
 
 def answer_doc_tokens(trace: Trace) -> tuple[int, int] | None:
@@ -113,12 +158,12 @@ def windows_figure(
     for left, right in pairwise(windows):
         _shade_overlap(fig, left, right)
     if answer_tokens is not None:
-        _mark_answer_tokens(fig, answer_tokens)
+        _mark_answer_tokens(fig, answer_tokens, paragraph_tokens)
     fig.update_yaxes(
         tickmode="array",
         tickvals=[w.index for w in windows],
         ticktext=[_window_name(w.index, winning_window) for w in windows],
-        autorange="reversed",
+        range=[len(windows) - 0.5, -0.5 - (ANSWER_BAND if answer_tokens else 0)],  # window 1 at the top
         title="",
     )
     fig.update_xaxes(range=[0, max(paragraph_tokens, 1)], title="paragraph token index")
@@ -128,12 +173,11 @@ def windows_figure(
         if stride is None
         else f"Each window repeats the question; grey = tokens two neighbouring windows share (doc_stride = {stride})"
     )
-    _style(
+    style(
         fig,
-        f"The paragraph's {paragraph_tokens} tokens are read in {len(windows)} window"
-        f"{'s' if len(windows) != 1 else ''}",
+        f"{paragraph_tokens} paragraph tokens, {len(windows)} window{'s' if len(windows) != 1 else ''}",
         subtitle,
-        height=max(260, 150 + 34 * len(windows)),
+        height=max(200, 90 + 34 * len(windows)),
     )
     fig.update_layout(bargap=0.35)
     return fig
@@ -153,19 +197,20 @@ def _window_bars(windows: Sequence[Window], winning_window: int | None) -> go.Ba
         insidetextanchor="start",
         customdata=[
             (
+                window_number(w.index),
                 w.doc_start,
                 w.doc_end - 1,
                 w.char_start,
-                w.char_end,
+                w.char_end - 1,
                 sum(w.attention_mask),
                 len(w.input_ids),
             )
             for w in windows
         ],
         hovertemplate=(
-            "<b>window %{y}</b><br>paragraph tokens %{customdata[0]}–%{customdata[1]} (%{x} tokens)"
-            "<br>characters %{customdata[2]}–%{customdata[3]}"
-            "<br>%{customdata[4]} real tokens of %{customdata[5]} in the input<extra></extra>"
+            "<b>window %{customdata[0]}</b><br>paragraph tokens %{customdata[1]}–%{customdata[2]} (%{x} tokens)"
+            "<br>characters %{customdata[3]}–%{customdata[4]}"
+            "<br>%{customdata[5]} real tokens of %{customdata[6]} in the input<extra></extra>"
         ),
         name="window",
         showlegend=False,
@@ -179,7 +224,7 @@ def scores_figure(trace: Trace) -> go.Figure:
     """
     labelled = max(sum(wt.window.attention_mask) for wt in trace.windows) <= TOKEN_LABEL_LIMIT
     row_height, gap = (210, 95) if labelled else (170, 60)
-    height = 170 + row_height * len(trace.windows)
+    height = 70 + row_height * len(trace.windows)
     fig = make_subplots(
         rows=len(trace.windows),
         cols=1,
@@ -187,44 +232,35 @@ def scores_figure(trace: Trace) -> go.Figure:
         vertical_spacing=gap / height,
     )
     for annotation, wt in zip(fig.layout.annotations, trace.windows, strict=True):  # the subplot titles
-        if wt.window.index == trace.winning_window:
-            annotation.font = dict(color=WINNER_COLOUR, size=14)
+        winner = wt.window.index == trace.winning_window
+        annotation.font = dict(
+            color=WINNER_COLOUR if winner else None, size=14, weight="bold" if winner else None
+        )
     for row, wt in enumerate(trace.windows, start=1):
         _add_score_row(fig, row, wt, trace, labelled)
     _add_greyed_legend(fig)
     fig.update_yaxes(matches="y", range=_score_range(trace), title="score", zeroline=True)
     if not labelled:
         fig.update_xaxes(title="position in window (hover for the token)", row=len(trace.windows), col=1)
-    _style(
+    style(
         fig,
-        "Start and end scores of every token, window by window",
+        "Start and end scores per token",
         "★ = chosen start / end; grey tokens (question, special, white space) can never be in the answer",
         height=height,
+        above_plot=_lines(fig.layout.annotations[0].text) * ROW_TITLE_LINE,
     )
     return fig
 
 
 def span_matrix_figure(trace: Trace) -> go.Figure:
     """Heatmap of start + end score for every (start, end) pair of the winning window's paragraph tokens."""
-    title = "Span scores: start score + end score for every (start, end) pair"
+    title = "Span scores"
     if trace.winning_window is None:
-        return _message_figure(title, "No window has a valid span, so there is no answer and no matrix.")
+        return message_figure(title, "No window has a valid span, so there is no answer and no matrix.")
     wt = trace.windows[trace.winning_window]
     shown = _matrix_positions(wt)
-    labels = [_text(wt.tokens[p]) for p in shown]
-    fig = go.Figure(
-        go.Heatmap(
-            x=shown,
-            y=shown,
-            z=trace.span_matrix[np.ix_(shown, shown)],
-            customdata=_cell_notes(trace, wt, shown),
-            hovertemplate="%{customdata}<extra></extra>",
-            colorscale="Viridis",
-            colorbar=dict(title=dict(text="start + end", side="right")),
-            xgap=1,
-            ygap=1,
-        )
-    )
+    labels = [escape(wt.tokens[p]) for p in shown]
+    fig = go.Figure(_span_heatmap(trace, wt, shown))
     best = wt.best
     fig.add_trace(
         go.Scatter(
@@ -243,21 +279,45 @@ def span_matrix_figure(trace: Trace) -> go.Figure:
     )  # fixed: a chosen cell out of view cannot stretch it
     fig.update_xaxes(title="end token", range=[low, high], **ticks)
     fig.update_yaxes(title="start token", range=[high, low], **ticks)  # first start token at the top
-    _style(
+    style(
         fig,
-        f"{title} (window {wt.window.index})",
+        f"{title} in window {window_number(wt.window.index)}",
         _matrix_subtitle(trace, wt, shown),
-        height=_matrix_height(shown),
+        height=_matrix_height(shown) + COLOUR_BAR_HEIGHT,
+        legend=False,
     )
-    fig.update_layout(plot_bgcolor=IMPOSSIBLE_COLOUR, showlegend=False, margin_t=115)
+    fig.update_layout(plot_bgcolor=IMPOSSIBLE_COLOUR)
     return fig
+
+
+def _span_heatmap(trace: Trace, wt: WindowTrace, shown: np.ndarray) -> go.Heatmap:
+    """The span-score cells of the shown positions (NaN where impossible), each cell's hover saying why."""
+    return go.Heatmap(
+        x=shown,
+        y=shown,
+        z=trace.span_matrix[np.ix_(shown, shown)],
+        customdata=_cell_notes(trace, wt, shown),
+        hovertemplate="%{customdata}<extra></extra>",
+        colorscale="Viridis",
+        colorbar=dict(  # under the matrix: at the side it would take a quarter of a phone's width
+            title=dict(text="start + end", side="top"),
+            orientation="h",
+            yref="container",
+            y=0,
+            yanchor="bottom",
+            thickness=12,
+            len=0.6,
+        ),
+        xgap=1,
+        ygap=1,
+    )
 
 
 def loss_figure(points: Sequence[tuple[int, float]]) -> go.Figure:
     """The fine-tuning loss per logged step; an empty list gives an empty chart that says so."""
     title = "Fine-tuning loss"
     if not points:
-        return _message_figure(title, "No loss yet: the first value appears after the first logged step.")
+        return message_figure(title, "No loss yet: the first value appears after the first logged step.")
     steps, losses = zip(*points, strict=True)
     fig = go.Figure(
         go.Scatter(
@@ -272,8 +332,7 @@ def loss_figure(points: Sequence[tuple[int, float]]) -> go.Figure:
     )
     fig.update_xaxes(title="training step", rangemode="tozero")
     fig.update_yaxes(title="loss", rangemode="tozero")
-    _style(fig, title, f"latest: step {steps[-1]}, loss {losses[-1]:.4f}", height=360)
-    fig.update_layout(showlegend=False)
+    style(fig, title, f"latest: step {steps[-1]}, loss {losses[-1]:.4f}", height=260, legend=False)
     return fig
 
 
@@ -292,19 +351,29 @@ def _trace(answer: Answer, caller: str) -> Trace:
 def _window_trace(trace: Trace, window: int) -> WindowTrace:
     if not 0 <= window < len(trace.windows):
         raise TraceError(
-            f"There is no window {window}: this answer was read in {len(trace.windows)} window(s), "
-            f"numbered 0 to {len(trace.windows) - 1}."
+            f"There is no window index {window}: this answer was read in {len(trace.windows)} window(s), "
+            f"indices 0 to {len(trace.windows) - 1} (shown to people as windows 1 to {len(trace.windows)})."
         )
     return trace.windows[window]
 
 
-def _text(raw: str) -> str:
+def escape(raw: str) -> str:
     """Plotly reads labels as a little HTML, where ``<s>`` would strike through the rest: escape it."""
     return html.escape(raw, quote=False)
 
 
 def _characters(context: str, offset: Offset | None) -> str:
-    return "" if offset is None else context[offset[0] : offset[1]]
+    """The paragraph characters a token stands for, named when there is nothing visible to show.
+
+    Question and special tokens have no paragraph characters (blank). A lone SentencePiece "▁" covers
+    none: it only marks that a word begins, so a student would otherwise see an empty cell and wonder.
+    """
+    if offset is None:
+        return ""
+    characters = context[offset[0] : offset[1]]
+    if not characters:
+        return NO_CHARACTERS
+    return characters if characters.strip() else WHITE_SPACE
 
 
 def _shared_tokens(windows: Sequence[Window]) -> int | None:
@@ -333,7 +402,7 @@ def _cell_notes(trace: Trace, wt: WindowTrace, shown: np.ndarray) -> list[list[s
     limit = trace.settings.spans.max_answer_length
 
     def note(s: int, e: int) -> str:
-        head = f"start <b>{_text(wt.tokens[s])}</b> ({s}) → end <b>{_text(wt.tokens[e])}</b> ({e})<br>"
+        head = f"start <b>{escape(wt.tokens[s])}</b> ({s}) → end <b>{escape(wt.tokens[e])}</b> ({e})<br>"
         if block := wt.start_blocks[s]:
             return head + f"impossible: the start token {BLOCK_REASONS[block]}"
         if block := wt.end_blocks[e]:
@@ -343,7 +412,7 @@ def _cell_notes(trace: Trace, wt: WindowTrace, shown: np.ndarray) -> list[list[s
         if e - s + 1 > limit:
             return head + f"impossible: longer than max_answer_length ({limit} tokens)"
         text = trace.context[wt.window.offsets[s][0] : wt.window.offsets[e][1]]
-        text = _text(text if len(text) <= 40 else text[:39] + "…")
+        text = escape(text if len(text) <= 40 else text[:39] + "…")
         score = f"{wt.start_logits[s]:.3f} + {wt.end_logits[e]:.3f} = {trace.span_matrix[s, e]:.3f}"
         return head + f"score {score}<br>text: {text}"
 
@@ -376,28 +445,82 @@ def _score_range(trace: Trace) -> list[float]:
 # ---------------------------------------------------------------- helpers: drawing
 
 
-def _style(fig: go.Figure, title: str, subtitle: str, *, height: int) -> None:
+def style(
+    fig: go.Figure, title: str, subtitle: str, *, height: int, above_plot: int = 0, legend: bool = True
+) -> None:
+    """The shared look; titles wrapped to fit a phone, the legend in a row under the plot.
+
+    ``height`` is the plot area plus axes; the figure grows by the lines its title and subtitle need
+    (and by ``above_plot`` pixels, e.g. the first subplot's title), so wrapping never squeezes the plot.
+    A legend at the side would take a third of a phone-wide plot, so it sits below, wrapping as needed.
+    """
+    title, subtitle = _wrap(title, TITLE_CHARS), _wrap(subtitle, SUBTITLE_CHARS)
+    top = TITLE_PAD + TITLE_LINE * _lines(title) + SUBTITLE_LINE * _lines(subtitle) + 12 + above_plot
     fig.update_layout(
         template="plotly_white",
         font=dict(family=FONT, size=13),
-        title=dict(text=title, subtitle=dict(text=subtitle), x=0.01, xanchor="left"),
-        height=height,
-        margin=dict(l=70, r=30, t=95, b=60),
+        title=dict(
+            text=title,
+            font=dict(size=TITLE_SIZE),
+            subtitle=dict(text=subtitle, font=dict(size=SUBTITLE_SIZE)),
+            x=0.01,
+            xanchor="left",
+            yref="container",
+            y=1,
+            yanchor="top",
+            pad=dict(t=TITLE_PAD),
+        ),
+        height=height + top + (_legend_room(fig) if legend else 0),
+        margin=dict(l=60, r=20, t=top, b=60, autoexpand=True),
+        legend=dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0, xanchor="left"),
         hoverlabel=dict(font_family=FONT),
     )
+    fig.update_yaxes(automargin=True)
+    if not legend:
+        fig.update_layout(showlegend=False)
 
 
-def _message_figure(title: str, message: str) -> go.Figure:
+def _legend_room(fig: go.Figure) -> int:
+    """Pixels for the legend under the plot as a phone wraps it (two entries a row).
+
+    Plotly takes the legend's height out of the plot, so without this room a phone would squeeze the
+    plot to a sliver; a wide screen needs one row and gives the rest to the plot.
+    """
+    traces = sum(t.showlegend is not False for t in fig.data)
+    entries = traces + sum(bool(s.showlegend) for s in fig.layout.shapes)
+    return LEGEND_ROW * -(-entries // LEGEND_PER_ROW) + 12
+
+
+def _wrap(text: str, width: int) -> str:
+    """Break ``text`` into plotly lines ("<br>") of at most ``width`` characters, keeping given breaks."""
+    lines = [line for part in text.split("<br>") for line in textwrap.wrap(part, width) or [""]]
+    return "<br>".join(lines) if text else ""
+
+
+def _lines(text: str | None) -> int:
+    return text.count("<br>") + 1 if text else 0
+
+
+def message_figure(title: str, message: str) -> go.Figure:
     fig = go.Figure()
-    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font_size=15)
+    fig.add_annotation(
+        text=_wrap(message, SUBTITLE_CHARS - 6),
+        x=0.5,
+        y=0.5,
+        xref="paper",
+        yref="paper",
+        showarrow=False,
+        font_size=15,
+    )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    _style(fig, title, "", height=300)
+    style(fig, title, "", height=200, legend=False)
     return fig
 
 
 def _window_name(index: int, winning_window: int | None) -> str:
-    return f"<b>window {index} ★</b>" if index == winning_window else f"window {index}"
+    name = f"window {window_number(index)}"
+    return f"<b>{name} ★</b>" if index == winning_window else name
 
 
 def _window_bar_label(w: Window, winning_window: int | None) -> str:
@@ -423,8 +546,28 @@ def _shade_overlap(fig: go.Figure, left: Window, right: Window) -> None:
     )
 
 
-def _mark_answer_tokens(fig: go.Figure, answer_tokens: tuple[int, int]) -> None:
+def _mark_answer_tokens(fig: go.Figure, answer_tokens: tuple[int, int], paragraph_tokens: int) -> None:
+    """Shade the answer's tokens and name them in the band above the bars (see ANSWER_BAND).
+
+    The label grows away from the nearer edge of the plot (centred in the middle third), so that it
+    stays on the plot even on a phone, where it is half the plot's width.
+    """
     first, last = answer_tokens
+    middle = (first + last + 1) / 2
+    x, anchor = (middle, "center")
+    if middle < paragraph_tokens / 3:
+        x, anchor = (first, "left")
+    elif middle > 2 * paragraph_tokens / 3:
+        x, anchor = (last + 1, "right")
+    fig.add_annotation(
+        x=x,
+        y=-0.5 - ANSWER_BAND / 2,
+        text=f"answer (tokens {first}–{last})",
+        xanchor=anchor,
+        showarrow=False,
+        font=dict(color=ANSWER_COLOUR),
+        name="answer label",
+    )
     fig.add_vrect(
         x0=first,
         x1=last + 1,
@@ -432,18 +575,19 @@ def _mark_answer_tokens(fig: go.Figure, answer_tokens: tuple[int, int]) -> None:
         opacity=0.35,
         line=dict(color=ANSWER_COLOUR, width=2),
         layer="above",
-        annotation_text=f"answer (tokens {first}–{last})",
-        annotation_position="top",
-        annotation_font_color=ANSWER_COLOUR,
         name="answer",
         showlegend=True,
     )
 
 
 def _row_title(wt: WindowTrace, winning_window: int | None) -> str:
+    """'window 2: paragraph tokens 234–595', the winner starred and named (bold comes from its font)."""
     w = wt.window
-    title = f"window {w.index}: paragraph tokens {w.doc_start}–{w.doc_end - 1}"
-    return f"<b>★ {title} (winning window)</b>" if w.index == winning_window else title
+    tokens = f"paragraph tokens {w.doc_start}–{w.doc_end - 1}"
+    if w.index != winning_window:
+        return f"window {window_number(w.index)}: {tokens}"
+    title = f"★ window {window_number(w.index)}, the winner: {tokens}"
+    return title if len(title) <= ROW_TITLE_CHARS else title.replace(": ", ":<br>", 1)
 
 
 def _add_score_row(fig: go.Figure, row: int, wt: WindowTrace, trace: Trace, labelled: bool) -> None:
@@ -463,10 +607,10 @@ def _add_score_row(fig: go.Figure, row: int, wt: WindowTrace, trace: Trace, labe
                 marker=dict(
                     color=[MUTED_COLOUR if blocks[p] else colour for p in real], size=7 if labelled else 4
                 ),
-                customdata=[(_text(wt.tokens[p]), notes[p]) for p in real],
+                customdata=[(escape(wt.tokens[p]), notes[p]) for p in real],
                 hovertemplate=(
                     f"<b>%{{customdata[0]}}</b> (position %{{x}})<br>{name} %{{y:.3f}}<br>%{{customdata[1]}}"
-                    f"<extra>window {w.index}</extra>"
+                    f"<extra>window {window_number(w.index)}</extra>"
                 ),
                 name=name,
                 legendgroup=name,
@@ -513,36 +657,82 @@ def _mark_winner(fig: go.Figure, row: int, wt: WindowTrace) -> None:
         row=row,
         col=1,
     )
-    fig.add_vrect(
+    fig.add_vrect(  # named in the legend: a label here would sit under the stars
         x0=best.start_token - 0.5,
         x1=best.end_token + 0.5,
         fillcolor=ANSWER_COLOUR,
         opacity=0.15,
         line_width=0,
         layer="below",
-        annotation_text="answer",
-        annotation_position="top left",
-        annotation_font_color=ANSWER_COLOUR,
+        name="answer span",
+        showlegend=True,
         row=row,
         col=1,
     )
-    for name, position, logit, colour in (
-        ("chosen start", best.start_token, best.start_logit, START_COLOUR),
-        ("chosen end", best.end_token, best.end_logit, END_COLOUR),
-    ):
-        fig.add_trace(
-            go.Scatter(
-                x=[position],
-                y=[logit],
-                mode="markers",
-                marker=dict(symbol="star", size=17, color=colour, line=dict(color="black", width=1.5)),
-                name=name,
-                hovertemplate=f"{name}: <b>{_text(wt.tokens[position])}</b> (position {position}) %{{y:.3f}}"
-                "<extra></extra>",
-            ),
-            row=row,
-            col=1,
-        )
+    start_offset, end_offset = _label_offsets(best, len(wt.window.input_ids))
+    _star(fig, row, wt, "start", (best.start_token, best.start_logit), start_offset)
+    _star(fig, row, wt, "end", (best.end_token, best.end_logit), end_offset)
+
+
+def _star(
+    fig: go.Figure, row: int, wt: WindowTrace, verb: str, point: tuple[int, float], offset: tuple[int, int]
+) -> None:
+    """Star the chosen start (or end) token and name it beside the star ("start: 660")."""
+    position, logit = point
+    colour = START_COLOUR if verb == "start" else END_COLOUR
+    token = escape(wt.tokens[position])
+    _name_token(fig, row, f"{verb}: “{token}”", point, offset, colour)  # quoted: "一" or "," alone misleads
+    fig.add_trace(
+        go.Scatter(
+            x=[position],
+            y=[logit],
+            mode="markers",
+            marker=dict(symbol="star", size=17, color=colour, line=dict(color="black", width=1.5)),
+            name=f"chosen {verb}",
+            hovertemplate=f"chosen {verb}: <b>{token}</b> (position {position}) %{{y:.3f}}<extra></extra>",
+        ),
+        row=row,
+        col=1,
+    )
+
+
+def _label_offsets(best: Span, width: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Pixel offsets (dx, dy) of the start and end labels from their stars.
+
+    Outward (start to the left, end to the right) reads naturally; near an edge both go to the roomier
+    side, the end's label a line lower, so neither runs off the plot nor over the other. Never upwards:
+    the stars are the highest scores, and above them is the row's title.
+    """
+    reach = LABEL_REACH
+    if best.end_token > 0.7 * width:
+        return (-reach, 0), (-reach, LABEL_LINE)
+    if best.start_token < 0.3 * width:
+        return (reach, 0), (reach, LABEL_LINE)
+    return (-reach, 0), (reach, 0)
+
+
+def _name_token(
+    fig: go.Figure, row: int, label: str, point: tuple[int, float], offset: tuple[int, int], colour: str
+) -> None:
+    """Write ``label`` beside a star, with an arrow to it: readable in a screenshot or on paper."""
+    (x, y), (dx, dy) = point, offset
+    fig.add_annotation(
+        x=x,
+        y=y,
+        text=label,
+        ax=dx,
+        ay=dy,
+        xanchor="right" if dx < 0 else "left",
+        showarrow=True,
+        arrowhead=0,
+        arrowcolor=colour,
+        standoff=9,
+        font=dict(color=colour, size=13, weight="bold"),
+        bgcolor="rgba(255, 255, 255, 0.85)",
+        name="token label",
+        row=row,
+        col=1,
+    )
 
 
 def _label_positions(fig: go.Figure, row: int, wt: WindowTrace, real: np.ndarray, labelled: bool) -> None:
@@ -552,7 +742,7 @@ def _label_positions(fig: go.Figure, row: int, wt: WindowTrace, real: np.ndarray
         axis |= dict(
             tickmode="array",
             tickvals=real,
-            ticktext=[_text(wt.tokens[p]) for p in real],
+            ticktext=[escape(wt.tokens[p]) for p in real],
             tickfont=dict(size=11),
         )
     fig.update_xaxes(row=row, col=1, **axis)
@@ -575,14 +765,15 @@ def _add_greyed_legend(fig: go.Figure) -> None:
 def _matrix_subtitle(trace: Trace, wt: WindowTrace, shown: np.ndarray) -> str:
     paragraph = wt.window.doc_end - wt.window.doc_start
     grey = (
-        "grey = impossible: end before start, longer than max_answer_length "
+        "Each cell: start score + end score of one (start, end) pair. "
+        "Grey = impossible: end before start, longer than max_answer_length "
         f"({trace.settings.spans.max_answer_length}), not paragraph text, or a start judged in another window; "
         "□ = chosen answer"
     )
     if len(shown) == paragraph:
         return grey
-    return f"showing {len(shown)} of the window's {paragraph} paragraph tokens, around the answer<br>{grey}"
+    return f"Showing {len(shown)} of the window's {paragraph} paragraph tokens, around the answer.<br>{grey}"
 
 
 def _matrix_height(shown: np.ndarray) -> int:
-    return max(460, 230 + 15 * len(shown))
+    return max(340, 110 + 15 * len(shown))

@@ -35,6 +35,16 @@ def write_text_atomically(path: str | Path, text: str) -> Path:
     return write_bytes_atomically(path, text.encode("utf-8"))
 
 
+def readable_by_all(folder: Path) -> None:
+    """Folders 0755, files 0644, like a checkout: mkdtemp makes the folder 0700, and safetensors writes its
+    weights through a temporary file that stays 0600, so a model saved by one user would be unreadable to
+    the server or another user (and differ from the shipped checkpoints)."""
+    folder.chmod(0o755)
+    for path in folder.rglob("*"):
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() else 0o644)
+
+
 def write_folder_atomically(target: str | Path, write: Callable[[Path], None]) -> Path:
     """Let ``write`` fill a hidden sibling folder, then swap it in for ``target`` (replacing an older one).
 
@@ -45,7 +55,7 @@ def write_folder_atomically(target: str | Path, write: Callable[[Path], None]) -
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         write(staging)
-        staging.chmod(0o755)
+        readable_by_all(staging)
         old = target.with_name(f".{target.name}.old")
         shutil.rmtree(old, ignore_errors=True)
         if target.exists():

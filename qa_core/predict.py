@@ -1,8 +1,9 @@
 """Answer every question of a data file and write SQuAD predictions ``{question_id: answer_text}``.
 
-    python -m qa_core.predict --data DRCD_dev.json --out pred.json [--csv answers.csv]
+    python -m qa_core.predict --data assets/sample_qa.json --out pred.json [--csv answers.csv]
 
-``--csv`` also writes the homework's ``ID,Answer`` file.
+``--csv`` also writes the homework's ``ID,Answer`` file. Answers whose text is not at their stated
+offset (official files have some) are kept and counted: answering reads no offsets, scoring only text.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
 from .checkpoints import default_checkpoint
-from .data import DataError, Example, load_examples
+from .data import DataError, Example, load_data
 from .engine import QAEngine
 from .files import write_text_atomically
 from .settings import AnswerSettings, SpanRules, WindowSettings, default_of, help_of
@@ -55,9 +57,23 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         )
 
 
-def load_from_args(args: argparse.Namespace) -> tuple[QAEngine, list[Example], AnswerSettings]:
-    """Engine, questions and settings named on the command line."""
-    examples = load_examples(args.data)
+@dataclass(frozen=True)
+class ModelRun:
+    """What the command line names: a model, the questions to answer and the settings to answer them with."""
+
+    engine: QAEngine
+    examples: list[Example]
+    settings: AnswerSettings
+
+
+def load_from_args(args: argparse.Namespace) -> ModelRun:
+    """Engine, questions and settings named on the command line.
+
+    Answers not at their stated offset are kept for their text (the loader logs how many), because
+    answering never reads a gold offset and scoring reads only the text. Questions with no question
+    text (CMRC 2018's dev file has two) cannot be answered: they are left out, and the loader says so.
+    """
+    examples = load_data(args.data, bad_offsets="keep", drop_empty_questions=True).examples
     if args.limit:
         examples = examples[: args.limit]
     engine = QAEngine.load(args.checkpoint or default_checkpoint(), int8=args.int8)
@@ -65,7 +81,7 @@ def load_from_args(args: argparse.Namespace) -> tuple[QAEngine, list[Example], A
         windows=WindowSettings(max_length=args.max_length, doc_stride=args.doc_stride),
         spans=SpanRules(max_answer_length=args.max_answer_length),
     )
-    return engine, examples, settings
+    return ModelRun(engine, examples, settings)
 
 
 def predict(engine: QAEngine, examples: Sequence[Example], settings: AnswerSettings) -> dict[str, str]:
@@ -95,10 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path, help="Where to write the SQuAD predictions JSON.")
     parser.add_argument("--csv", type=Path, help="Also write the homework's ID,Answer CSV here.")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
-        engine, examples, settings = load_from_args(args)
-        predictions = predict(engine, examples, settings)  # settings that cannot cut windows fail here
+        run = load_from_args(args)
+        predictions = predict(
+            run.engine, run.examples, run.settings
+        )  # settings that cannot cut windows fail here
     except (DataError, FileNotFoundError, ValueError) as error:
         parser.exit(2, f"error: {error}\n")
     write_text_atomically(args.out, json.dumps(predictions, ensure_ascii=False, indent=1) + "\n")

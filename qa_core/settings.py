@@ -14,6 +14,7 @@ from typing import Any, Literal, get_args
 Placement = Literal["random", "centre"]  # where the answer sits inside a training window
 Schedule = Literal["linear", "constant"]  # the learning rate after warm-up
 WindowScores = Literal["logits", "softmax"]  # how spans of different windows are compared
+AttributionMethod = Literal["gradient x input", "integrated gradients"]  # how a span is explained
 
 
 def choices(kind: Any) -> tuple[str, ...]:
@@ -85,6 +86,32 @@ def check(record: Any) -> None:
         raise ValueError("; ".join(found) + ".")
 
 
+def described(value: Any) -> str:
+    """A value of the wrong type as a message names it: 'a number (12345)', 'nothing (None)'.
+
+    API clients send JSON, so the kinds are JSON's, in words; the value itself is shown shortened.
+    """
+    kinds = ((bool, "true/false"), ((int, float), "a number"), (str, "text"), (type(None), "nothing"))
+    kinds += (((list, tuple), "a list"), (dict, "an object"))
+    kind = next((words for types, words in kinds if isinstance(value, types)), type(value).__name__)
+    shown = repr(value)
+    return f"{kind} ({shown if len(shown) <= 40 else shown[:37] + '...'})"
+
+
+def require_number(name: str, value: Any) -> float:
+    """``value`` if it is a number; an API client may send anything, and int("abc") says nothing useful."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number, got {described(value)}.")
+    return value
+
+
+def require_bool(name: str, value: Any) -> bool:
+    """``value`` if it is true or false: bool("false") is True, so nothing else may stand in for one."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, got {described(value)}.")
+    return value
+
+
 @dataclass(frozen=True)
 class WindowSettings:
     """How a (question, paragraph) pair is cut into windows.
@@ -138,6 +165,21 @@ class AnswerSettings:
 
     windows: WindowSettings = WindowSettings()
     spans: SpanRules = SpanRules()
+
+
+@dataclass(frozen=True)
+class AttributionSettings:
+    """How a span's score is attributed to the input tokens (the "why this span" view)."""
+
+    method: AttributionMethod = setting(
+        "gradient x input",
+        "Gradient x input (one backward pass) or integrated gradients (batched steps from a baseline).",
+        kind=AttributionMethod,
+    )
+    steps: int = setting(16, "Integration steps of integrated gradients.", Bound(2, 64, 2, "steps"))
+
+    def __post_init__(self) -> None:
+        check(self)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ class PairEncoding:
     prefix_ids: tuple[int, ...]
     prefix_type_ids: tuple[int, ...]
     prefix_roles: tuple[TokenRole, ...]  # "special" or "question", from the tokenizer's sequence ids
+    question_offsets: tuple[Offset, ...]  # character offsets into the question, one per kept question token
     context_ids: tuple[int, ...]
     context_type_ids: tuple[int, ...]
     context_offsets: tuple[Offset, ...]  # character offsets into the paragraph, one per context token
@@ -59,10 +60,13 @@ def encode_pairs(
         return_attention_mask=False,
         verbose=False,
     )
-    return [_split_pair(batch, i, contexts[i], max_question_length) for i in range(len(questions))]
+    return [
+        _split_pair(batch, i, (questions[i], contexts[i]), max_question_length) for i in range(len(questions))
+    ]
 
 
-def _split_pair(batch, i: int, paragraph: str, max_question_length: int) -> PairEncoding:
+def _split_pair(batch, i: int, texts: tuple[str, str], max_question_length: int) -> PairEncoding:
+    question_text, paragraph = texts
     ids = batch["input_ids"][i]
     type_ids = batch["token_type_ids"][i] if "token_type_ids" in batch else [0] * len(ids)
     offsets = batch["offset_mapping"][i]
@@ -72,24 +76,25 @@ def _split_pair(batch, i: int, paragraph: str, max_question_length: int) -> Pair
         raise ValueError("The paragraph has no tokens: give a paragraph with some text in it.")
     first, last = context[0], context[-1]
     question = [t for t, s in enumerate(sequence_ids[:first]) if s == 0]
-    dropped = set(question[max_question_length:])
+    kept, dropped = question[:max_question_length], set(question[max_question_length:])
     prefix = [t for t in range(first) if t not in dropped]
     return PairEncoding(
         prefix_ids=tuple(ids[t] for t in prefix),
         prefix_type_ids=tuple(type_ids[t] for t in prefix),
         prefix_roles=tuple("special" if sequence_ids[t] is None else "question" for t in prefix),
+        question_offsets=_with_marks(_own_offsets([offsets[t] for t in kept]), question_text),
         context_ids=tuple(ids[first : last + 1]),
         context_type_ids=tuple(type_ids[first : last + 1]),
         context_offsets=_with_marks(_own_offsets(offsets[first : last + 1]), paragraph),
         suffix_ids=tuple(ids[last + 1 :]),
         suffix_type_ids=tuple(type_ids[last + 1 :]),
-        question_tokens=len(question) - len(dropped),
+        question_tokens=len(kept),
         question_truncated=bool(dropped),
     )
 
 
 def _own_offsets(offsets: list[Offset]) -> tuple[Offset, ...]:
-    """The characters each paragraph token stands for on its own.
+    """The characters each token (of the paragraph or the question) stands for on its own.
 
     SentencePiece tokenizers report a lone "▁" (the word boundary before a piece that has no "▁"
     form) with the range of the *next* character, so "▁" would seem to be that character: an answer
@@ -110,16 +115,16 @@ def _joins_previous(char: str) -> bool:
     )
 
 
-def _with_marks(offsets: tuple[Offset, ...], paragraph: str) -> tuple[Offset, ...]:
+def _with_marks(offsets: tuple[Offset, ...], text: str) -> tuple[Offset, ...]:
     """Extend each token over the marks that follow it and that no token covers.
 
     BERT's WordPiece drops combining accents ("cafe\u0301" is read as "cafe"), so without this an
     answer ending on that token would lose its accent; the same holds for emoji modifiers.
     """
-    next_starts = [a for a, _ in offsets[1:]] + [len(paragraph)]
+    next_starts = [a for a, _ in offsets[1:]] + [len(text)] if offsets else []
     out = []
     for (a, b), limit in zip(offsets, next_starts, strict=True):
-        while b < limit and b > a and _joins_previous(paragraph[b]):
+        while b < limit and b > a and _joins_previous(text[b]):
             b += 1
         out.append((a, b))
     return tuple(out)

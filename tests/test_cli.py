@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from qa_core.data import Example, GoldAnswer, load_examples, write_squad
 from qa_core.engine import QAEngine
 from qa_core.metrics import score
 from qa_core.settings import AnswerSettings, WindowSettings
+from qa_core.train.__main__ import main as train_main
 
 REPO = Path(__file__).resolve().parent.parent
 ENGLISH = "the eiffel tower, built in paris, is famous; many people visit it every year."
@@ -129,8 +132,9 @@ def test_limit_takes_the_first_questions_in_file_order(tiny_bert_dir, squad, tmp
 
 def test_evaluate_prints_scores_as_json_on_its_last_line(tiny_bert_dir, squad, capsys) -> None:
     result = _evaluate(capsys, "--data", squad, "--checkpoint", tiny_bert_dir, "--limit", 2)
-    assert set(result) == {"exact_match", "f1", "accuracy", "n", "seconds"}
+    assert set(result) == {"exact_match", "f1", "accuracy", "n", "seconds", "unusable_offsets"}
     assert (result["exact_match"], result["f1"], result["accuracy"], result["n"]) == (100.0, 100.0, 1.0, 2)
+    assert result["unusable_offsets"] == 0
     assert result["seconds"] >= 0
 
 
@@ -155,6 +159,54 @@ def test_evaluate_record_writes_results_and_the_model_card(tiny_bert_dir, squad,
     assert card.startswith("# my-model\n")
     assert "| `dev.json (first 2)` | 2 | 100.0 | 100.0 | 1.000 |" in card
     assert f"| `dev.json` | {len(_examples())} |" in card
+
+
+def _with_unusable_offsets(path: Path) -> Path:
+    """The fixture's questions with two answers as official files have them: start -1, and off by 5."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    qas = [qa for article in doc["data"] for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
+    by_id = {qa["id"]: qa["answers"][0] for qa in qas}
+    by_id["zh-1"]["answer_start"] = -1
+    by_id["en-1"]["answer_start"] += 5
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def test_unusable_offsets_are_counted_and_scored_by_their_text(
+    tiny_bert_dir, squad, tmp_path, capsys, caplog
+):
+    clean = _evaluate(capsys, "--data", squad, "--checkpoint", tiny_bert_dir)
+    flawed = _with_unusable_offsets(squad)
+    out = tmp_path / "pred.json"
+
+    with caplog.at_level(logging.WARNING, logger="qa_core.data"):
+        assert _predict("--data", flawed, "--checkpoint", tiny_bert_dir, "--out", out) == 0
+    assert [r.getMessage() for r in caplog.records if r.name == "qa_core.data"] == [
+        f"{flawed}: 2 answer(s) are not at their answer_start (ids en-1, zh-1); kept for their text, since only "
+        "training needs an answer's offset."
+    ]
+    assert len(json.loads(out.read_text())) == len(_examples())
+    result = _evaluate(capsys, "--data", flawed, "--checkpoint", tiny_bert_dir)
+    assert result == {**clean, "seconds": result["seconds"], "unusable_offsets": 2}
+    limited = _evaluate(capsys, "--data", flawed, "--checkpoint", tiny_bert_dir, "--limit", 4)
+    assert limited["unusable_offsets"] == 0, "only the questions scored count"
+
+
+def test_a_question_without_text_is_left_out_with_a_warning_not_the_whole_file(
+    tiny_bert_dir, squad, tmp_path, capsys, caplog
+):
+    """CMRC 2018's dev file has questions with an empty question text: the rest is still answered and scored."""
+    doc = json.loads(squad.read_text(encoding="utf-8"))
+    doc["data"][0]["paragraphs"][0]["qas"][0]["question"] = " "
+    blank_id = doc["data"][0]["paragraphs"][0]["qas"][0]["id"]
+    squad.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    out = tmp_path / "pred.json"
+    with caplog.at_level(logging.WARNING, logger="qa_core.data"):
+        assert _predict("--data", squad, "--checkpoint", tiny_bert_dir, "--out", out) == 0
+    assert any("empty question text" in r.getMessage() and blank_id in r.getMessage() for r in caplog.records)
+    predictions = json.loads(out.read_text())
+    assert blank_id not in predictions and len(predictions) == len(_examples()) - 1
+    assert _evaluate(capsys, "--data", squad, "--checkpoint", tiny_bert_dir)["n"] == len(_examples()) - 1
 
 
 # --- refusals -------------------------------------------------------------------------------------
@@ -207,6 +259,75 @@ def test_a_missing_default_checkpoint_exits_2_saying_what_to_do(squad, tmp_path,
     err = capsys.readouterr().err
     assert f"No default checkpoint in {tmp_path / checkpoints.DEFAULT_NAME}" in err and "--checkpoint" in err
     assert not (tmp_path / "pred.json").exists()
+
+
+TYPO = "checkpoints/e5-small-typo"
+TYPO_ERROR = (
+    f"error: The folder {TYPO} does not exist; available checkpoints: checkpoints/e5-small-zh-en-qa, "
+    "checkpoints/minilm-l6-en-qa"
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "path_like"),
+    [
+        ("/models/mine", True),
+        ("./mine", True),
+        ("../mine", True),
+        ("~/mine", True),
+        (TYPO, True),  # its parent folder is here
+        ("owner/models/mine", True),  # a hub id has one slash at most
+        ("deepset/roberta-base-squad2", False),
+        ("bert-base-chinese", False),
+    ],
+)
+def test_names_that_can_only_be_folders_are_told_from_hub_ids(value, path_like, monkeypatch) -> None:
+    monkeypatch.chdir(REPO)
+    assert checkpoints.looks_like_a_path(value) is path_like
+    if not path_like:
+        checkpoints.check_exists(value)  # goes to the hub, which alone knows whether it exists
+
+
+def test_a_mistyped_checkpoint_folder_exits_2_in_one_line_naming_the_checkpoints(
+    squad, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(REPO)
+    for main, extra in [(predict.main, ["--out", tmp_path / "pred.json"]), (evaluate.main, [])]:
+        with pytest.raises(SystemExit) as exit_:
+            main([str(a) for a in ["--data", squad, "--checkpoint", TYPO, *extra]])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith(TYPO_ERROR) and err.count("\n") == 1
+        assert err.endswith(" (or a Hugging Face hub id such as deepset/roberta-base-squad2).\n")
+    assert not (tmp_path / "pred.json").exists()
+
+
+def test_the_command_line_refuses_a_mistyped_folder_fast_without_a_traceback(tmp_path) -> None:
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "qa_core.predict", "--data", "assets/sample_qa.json", "--checkpoint", TYPO]
+        + ["--out", str(tmp_path / "pred.json")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(TYPO_ERROR) and result.stderr.count("\n") == 1
+    assert time.monotonic() - started < 40, "the hub's retries alone take 49 s"
+
+
+def test_training_from_a_mistyped_base_folder_stops_with_one_line(tmp_path, caplog, monkeypatch) -> None:
+    monkeypatch.chdir(REPO)
+    with caplog.at_level(logging.ERROR):
+        status = train_main(
+            ["--base", TYPO, "--train", "assets/sample_qa.json", "--out", str(tmp_path / "out")]
+        )
+    assert status == 2
+    (error,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert error.startswith(TYPO_ERROR.removeprefix("error: "))
+    assert error.endswith(" (or a base name from `python -m qa_core.base_models list`, or a hub id).")
+    assert not (tmp_path / "out").exists()
 
 
 # --- help -----------------------------------------------------------------------------------------

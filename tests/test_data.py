@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qa_core.data import DataError, Example, GoldAnswer, load_examples, write_squad
+from qa_core.data import DataError, Example, GoldAnswer, Repairs, load_data, load_examples, write_squad
 
 PARIS = "Paris is the capital of France. The Seine flows through Paris."
 TAIPEI = "臺北是臺灣的首都，位於島嶼北部。"
@@ -224,8 +224,9 @@ def test_near_offsets_are_moved_with_one_warning(tmp_path, caplog):
     ]
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
-    assert "moved the answer offsets of 2 question(s), by at most 1 character(s)" in warnings[0].getMessage()
-    assert "q1, q2" in warnings[0].getMessage()
+    assert warnings[0].getMessage() == (
+        f"{path}: moved 2 answer(s) by at most 1 character(s) to where their text occurs (ids q1, q2)."
+    )
 
 
 def test_fix_window_includes_its_edge(tmp_path):
@@ -254,6 +255,95 @@ def test_negative_offset_is_an_error_not_a_slice_from_the_end(tmp_path):
     message = load_error(write_json(tmp_path, squad_doc(qa("neg", "Paris", -5), context=context)))
 
     assert "'neg'" in message and "answer_start -5" in message
+
+
+def unusable_offsets_doc() -> dict:
+    """Flaws of official files: an answer_start of -1, one off by 5, one off by 1, beside good answers."""
+    two_answers = qa("two", "Seine", 36) | {
+        "answers": [{"text": "France", "answer_start": 29}, {"text": "Seine", "answer_start": 36}]
+    }
+    return squad_doc(
+        qa("good"),
+        qa("minus-one", "capital", -1),
+        qa("off-by-5", "France", 29),
+        qa("off-by-1", "Seine", 37),
+        two_answers,
+    )
+
+
+def test_kept_offsets_leave_every_answer_for_scoring_and_are_counted_in_one_warning(tmp_path, caplog):
+    path = write_json(tmp_path, unusable_offsets_doc())
+
+    with caplog.at_level(logging.WARNING, logger="qa_core.data"):
+        loaded = load_data(path, bad_offsets="keep")
+
+    assert [ex.id for ex in loaded.examples] == ["good", "minus-one", "off-by-5", "off-by-1", "two"]
+    assert [[a.text for a in ex.answers] for ex in loaded.examples][1:] == [
+        ["capital"],
+        ["France"],
+        ["Seine"],
+        ["France", "Seine"],
+    ]
+    assert loaded.repairs == Repairs(kept_bad_offsets=4)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: 4 answer(s) are not at their answer_start (ids minus-one, off-by-5, off-by-1, two); "
+        "kept for their text, since only training needs an answer's offset."
+    ]
+
+
+def test_skipped_offsets_keep_what_can_be_repaired_and_count_the_rest_in_one_warning(tmp_path, caplog):
+    path = write_json(tmp_path, unusable_offsets_doc())
+
+    with caplog.at_level(logging.WARNING, logger="qa_core.data"):
+        loaded = load_data(path, require_answers=True, fix_offsets_within=2, bad_offsets="skip")
+
+    assert {ex.id: ex.answers for ex in loaded.examples} == {
+        "good": (GoldAnswer("Paris", 0),),
+        "off-by-1": (GoldAnswer("Seine", 36),),
+        "two": (GoldAnswer("Seine", 36),),
+    }
+    assert loaded.repairs == Repairs(moved_answers=1, skipped_answers=3, skipped_questions=2)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: moved 1 answer(s) by at most 1 character(s) to where their text occurs (ids off-by-1); "
+        "skipped 3 answer(s) whose text is not at their answer_start (ids minus-one, off-by-5, two); "
+        "left out 2 question(s) that had no other answer (ids minus-one, off-by-5)."
+    ]
+
+
+def test_unusable_offsets_do_not_excuse_a_broken_file(tmp_path):
+    broken = qa("no-question")
+    del broken["question"]
+    doc = unusable_offsets_doc()
+    doc["data"][0]["paragraphs"][0]["qas"] += [broken, qa("empty", text="")]
+
+    for bad_offsets in ("keep", "skip"):
+        with pytest.raises(DataError) as caught:
+            load_data(write_json(tmp_path, doc), bad_offsets=bad_offsets)
+        message = str(caught.value)
+        assert "2 problem(s)" in message
+        assert "'no-question' (missing field 'question')" in message
+        assert "'empty' (empty answer text at answer_start 0)" in message
+        assert "minus-one" not in message
+
+
+def test_a_file_whose_every_answer_is_skipped_says_so(tmp_path):
+    path = write_json(tmp_path, squad_doc(qa("q1", "Seine", -1), qa("q2", "France", 29)))
+
+    with pytest.raises(DataError) as caught:
+        load_data(path, bad_offsets="skip")
+
+    assert str(caught.value) == (
+        f"{path}: no question has an answer at its stated answer_start; correct the offsets so that "
+        "context[answer_start:answer_start + len(text)] is the answer text."
+    )
+
+
+def test_refusing_bad_offsets_stays_the_default_and_an_unknown_choice_is_refused(tmp_path):
+    path = write_json(tmp_path, unusable_offsets_doc())
+
+    assert "4 answers whose text is not at their stated offset" in load_error(path)
+    with pytest.raises(ValueError, match="^bad_offsets must be one of refuse, keep, skip, got 'fix'.$"):
+        load_data(path, bad_offsets="fix")  # type: ignore[arg-type]
 
 
 # --- bad files -----------------------------------------------------------------------------------------
@@ -447,3 +537,88 @@ def test_all_problems_are_listed_in_one_error(tmp_path):
 def test_negative_fix_window_is_refused(tmp_path):
     with pytest.raises(ValueError, match="fix_offsets_within"):
         load_examples(write_json(tmp_path, squad_doc(qa("q1"))), fix_offsets_within=-1)
+
+
+# --- naming the file -----------------------------------------------------------------------------------
+
+
+def _bad_files(folder: Path) -> dict[str, tuple[Path, dict]]:
+    """A file (and load options) for each message the loader can give about a whole file."""
+    folder.mkdir()
+    gzipped = folder / "big.json.gz"
+    gzipped.write_bytes(gzip.compress(json.dumps(squad_doc(qa("q1", question="x" * 5000))).encode()))
+    broken_gzip = folder / "broken.json.gz"
+    broken_gzip.write_bytes(gzip.compress(b'{"data": []}')[:15])
+    not_json, latin1 = folder / "bad.json", folder / "latin1.json"
+    not_json.write_text("{,}")
+    latin1.write_bytes('{"data": [], "t": "café"}'.encode("latin-1"))
+    return {
+        "missing": (folder / "nope.json", {}),
+        "directory": (folder, {}),
+        "too big": (write_json(folder, squad_doc(qa("q1")), "a.json"), {"max_bytes": 10}),
+        "gzip over the cap": (gzipped, {"max_bytes": 2000}),
+        "corrupt gzip": (broken_gzip, {}),
+        "not JSON": (not_json, {}),
+        "not UTF-8": (latin1, {}),
+        "unknown format": (write_json(folder, {"rows": []}, "b.json"), {}),
+        "bad records": (
+            write_json(folder, squad_doc(qa("q1", "Seine", 30), qa("q2", text="")), "c.json"),
+            {},
+        ),
+        "no questions": (write_json(folder, {"data": []}, "d.json"), {}),
+        "no answers": (
+            write_json(folder, hw7_doc(hw7_question(1, None, None, None)), "e.json"),
+            {"require_answers": True},
+        ),
+        "every answer skipped": (
+            write_json(folder, squad_doc(qa("q1", "Seine", -1)), "f.json"),
+            {"bad_offsets": "skip"},
+        ),
+    }
+
+
+WHOLE_FILE_PROBLEMS = [
+    "missing",
+    "directory",
+    "too big",
+    "gzip over the cap",
+    "corrupt gzip",
+    "not JSON",
+    "not UTF-8",
+    "unknown format",
+    "bad records",
+    "no questions",
+    "no answers",
+    "every answer skipped",
+]
+
+
+@pytest.mark.parametrize("kind", WHOLE_FILE_PROBLEMS)
+def test_messages_name_the_file_by_the_name_given_and_never_by_its_folder(tmp_path, kind):
+    files = _bad_files(tmp_path / "server-side-folder")
+    assert sorted(files) == sorted(WHOLE_FILE_PROBLEMS)
+    path, options = files[kind]
+
+    with pytest.raises(DataError) as caught:
+        load_data(path, name="my upload.json", **options)
+
+    message = str(caught.value)
+    assert message.startswith("my upload.json")
+    assert "server-side-folder" not in message and str(tmp_path) not in message
+
+
+def test_a_file_that_cannot_be_opened_is_named_without_the_path_the_system_error_carries(
+    tmp_path, monkeypatch
+):
+    path = write_json(tmp_path, squad_doc(qa("q1")))
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "open", refuse)
+    with pytest.raises(DataError) as caught:
+        load_data(path, name="mine.json")
+
+    assert str(caught.value) == (
+        "mine.json cannot be read (Permission denied); check that it is a readable, complete file."
+    )

@@ -247,6 +247,9 @@ def test_a_tokenizer_without_offsets_is_refused(tiny_bert_dir) -> None:
         ("who?", "x" * (LIMITS.max_chars + 1), f"the limit is {LIMITS.max_chars:,}"),
         ("who\ud800?", ENGLISH, "question contains U+D800 at character 3"),
         ("who?", "the cat \udfff sat", "paragraph contains U+DFFF at character 8"),
+        (12345, ENGLISH, "The question must be text, got a number (12345)."),
+        ("who?", ["the", "cat"], "The paragraph must be text, got a list (['the', 'cat'])."),
+        (None, ENGLISH, "question is empty"),
     ],
     ids=[
         "no-question",
@@ -256,6 +259,9 @@ def test_a_tokenizer_without_offsets_is_refused(tiny_bert_dir) -> None:
         "too-long",
         "surrogate-q",
         "surrogate-p",
+        "number-question",
+        "list-paragraph",
+        "none-question",
     ],
 )
 def test_unusable_input_is_refused_with_a_message(engine, question, context, message) -> None:
@@ -283,6 +289,24 @@ def test_without_a_servers_limits_a_long_paragraph_is_answered(engine) -> None:
 def test_a_paragraph_needing_too_many_windows_is_refused(engine) -> None:
     with pytest.raises(ValueError, match=r"needs \d+ windows .* the limit is 64\. Shorten the paragraph"):
         engine.answer("台北在哪裡？", "台北是臺灣的首都" * 400, SMALL, LIMITS)
+
+
+@pytest.mark.parametrize(
+    ("max_length", "doc_stride", "advice"),
+    [
+        (48, 8, "Shorten the paragraph, lower doc_stride or raise max_length (up to 512)."),
+        (48, 0, "Shorten the paragraph or raise max_length (up to 512)."),
+        (512, 8, "Shorten the paragraph or lower doc_stride."),
+        (512, 0, "Shorten the paragraph."),
+    ],
+)
+def test_too_many_windows_advises_only_changes_that_can_still_help(engine, max_length, doc_stride, advice):
+    """A stride of 0 cannot go lower and a window of 512 tokens cannot grow: advice to do so would mislead."""
+    settings = AnswerSettings(WindowSettings(max_length=max_length, doc_stride=doc_stride))
+    context = "台北是臺灣的首都" * 400 * (max_length // 32)  # over 64 windows at every setting
+    with pytest.raises(ValueError, match=r"needs \d+ windows") as refused:
+        engine.answer("台北在哪裡？", context, settings, RequestLimits(max_chars=10**6, max_windows=64))
+    assert str(refused.value).endswith(f"the limit is 64. {advice}")
 
 
 def test_a_stride_too_large_for_the_window_is_refused(engine) -> None:

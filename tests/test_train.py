@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shlex
 import threading
 from dataclasses import asdict, replace
@@ -22,7 +23,7 @@ from qa_core.train.__main__ import parser
 from qa_core.train.config import TrainConfig, TrainProgress, defaults
 from qa_core.train.dataset import PadCollator, TrainingWindows
 from qa_core.train.model_card import train_command
-from qa_core.train.run import run
+from qa_core.train.run import read_training_files, run
 from qa_core.windows import encode_pairs
 
 QUESTION = "哪裡是答案？"
@@ -290,3 +291,28 @@ def test_evaluation_data_inside_the_training_data_is_refused(tiny_bert_dir, data
     with pytest.raises(ValueError, match="both a training and the evaluation file"):
         run(config)
     assert not Path(config.out).exists()
+
+
+def test_training_files_keep_repairable_offsets_and_skip_the_rest_saying_how_many(tmp_path, caplog) -> None:
+    context = "the cat sat on the mat in paris"
+    qas = [
+        {"id": qid, "question": "what?", "answers": [{"text": text, "answer_start": start}]}
+        for qid, text, start in [("good", "cat", 4), ("minus-one", "mat", -1), ("off-by-5", "paris", 21)]
+        + [("off-by-1", "sat", 9)]
+    ]
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps({"data": [{"title": "t", "paragraphs": [{"context": context, "qas": qas}]}]}))
+
+    with caplog.at_level(logging.INFO):
+        examples = read_training_files(TrainConfig(base="b", train=[str(path)], out="o"))
+
+    assert [(e.id, e.answers) for e in examples] == [
+        ("good", (GoldAnswer("cat", 4),)),
+        ("off-by-1", (GoldAnswer("sat", 8),)),
+    ]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: moved 1 answer(s) by at most 1 character(s) to where their text occurs (ids off-by-1); "
+        "skipped 2 answer(s) whose text is not at their answer_start (ids minus-one, off-by-5); "
+        "left out 2 question(s) that had no other answer (ids minus-one, off-by-5).",
+        f"{path}: 2 questions",
+    ]

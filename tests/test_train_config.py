@@ -36,7 +36,13 @@ def test_help_names_the_command_and_offers_the_choices_and_ranges() -> None:
     ):
         assert choices in text
     assert "Range: 32 to 512 tokens. (default: 256)" in text
-    assert text.count("Keep the word embeddings fixed (default; --no_freeze_embeddings trains them).") == 2
+    assert (
+        "--freeze_embeddings [FREEZE_EMBEDDINGS], --freeze-embeddings [FREEZE_EMBEDDINGS] Keep the word embeddings "
+        "fixed (default; --no_freeze_embeddings trains them). (default: True)"
+    ) in text
+    # the negation's help says what it does, not the field's words with a "(default: False)" that misreads
+    assert "--no_freeze_embeddings, --no-freeze-embeddings The same as --freeze_embeddings False. --" in text
+    assert text.count("Keep the word embeddings fixed") == 1
 
 
 def test_the_config_imports_neither_torch_nor_transformers() -> None:

@@ -226,6 +226,7 @@ def _plain_encoding(n: int) -> PairEncoding:
         prefix_ids=(101, 7, 102),
         prefix_type_ids=(0, 0, 0),
         prefix_roles=("special", "question", "special"),
+        question_offsets=((0, 1),),
         context_ids=tuple(range(1000, 1000 + n)),
         context_type_ids=(1,) * n,
         context_offsets=tuple((2 * i, 2 * i + 1) for i in range(n)),

@@ -1,4 +1,4 @@
-"""Take the README screenshots: start the app, ask two of its examples, save ask.png and inside.png.
+"""Take the README screenshots: start the app, ask its examples, save ask.png, inside.png and why.png.
 
     python tools/screenshots.py                 # the shipped checkpoints, into assets/
     python tools/screenshots.py --out shots/    # somewhere else
@@ -76,8 +76,16 @@ def take(url: str, out: Path, chromium: str) -> list[Path]:
         page.screenshot(
             path=out / "inside.png", full_page=True, clip=clip(page, "#trace-note", "#scores-plot")
         )
+
+        ask(page, ASK_EXAMPLE)
+        page.get_by_role("tab", name="Why this span").click()
+        page.locator("#why-button").click()
+        page.locator("#why-attention .js-plotly-plot").wait_for()
+        page.screenshot(
+            path=out / "why.png", full_page=True, clip=clip(page, "#why-lens", "#why-attribution")
+        )
         browser.close()
-    return [out / "ask.png", out / "inside.png"]
+    return [out / "ask.png", out / "inside.png", out / "why.png"]
 
 
 def main(argv: list[str] | None = None) -> int:

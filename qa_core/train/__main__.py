@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
-from argparse import ArgumentParser
+from argparse import SUPPRESS, ArgumentParser
 from types import MappingProxyType
 
 from transformers import HfArgumentParser
@@ -36,6 +36,12 @@ class _SettingsParser(HfArgumentParser):
         plain = copy.copy(field)
         plain.metadata = MappingProxyType({"help": _help(field.metadata)})
         HfArgumentParser._parse_dataclass_field(parser, plain)
+        if field.default is True:
+            # HfArgumentParser gives --no_<name> the field's own help and "(default: False)", which
+            # misreads as that switch doing what the field does; say what it does, and no default.
+            negation = parser._option_string_actions[f"--no_{field.name}"]
+            negation.help = f"The same as --{field.name} False."
+            negation.default = SUPPRESS
 
 
 def _help(metadata: MappingProxyType) -> str:

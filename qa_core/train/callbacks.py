@@ -7,7 +7,6 @@ report of a measured step then carries its scores.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -21,7 +20,7 @@ from ..data import Example
 from ..engine import QAEngine
 from ..metrics import Scores, score
 from ..settings import AnswerSettings, WindowSettings
-from .config import TrainProgress
+from .config import StopSignal, TrainProgress
 from .curve import LearningCurve
 
 log = logging.getLogger(__name__)
@@ -117,7 +116,7 @@ class ProgressReport(TrainerCallback):
 class Cancellation(TrainerCallback):
     """Ends the run after the current step once ``stop`` is set, saving nothing on the way out."""
 
-    def __init__(self, stop: threading.Event):
+    def __init__(self, stop: StopSignal):
         self.stop = stop
         self.cancelled = False
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import MISSING, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from ..metrics import Scores
 from ..settings import Bound, Placement, Schedule, WindowSettings, bound_of, default_of, problems, setting
@@ -104,6 +104,12 @@ class TrainConfig:
     def trainer_max_steps(self) -> int:
         """The Trainer's max_steps: -1 (train for the epochs) for any value up to 0."""
         return self.max_steps if self.max_steps > 0 else -1
+
+
+class StopSignal(Protocol):
+    """What a run polls to end early: a threading.Event (in a job's process, set when the server asks)."""
+
+    def is_set(self) -> bool: ...
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """Fine-tuning jobs started from the app: one at a time, in the background, safe to cancel.
 
 A web request must neither block on training nor leave a broken model behind. So a job checks everything
-a person can get wrong before it starts (name, base, settings, the data file), then trains in a daemon
-thread through the same :func:`qa_core.train.run.run` as the command line. Only a finished run replaces a
+a person can get wrong before it starts (name, base, settings, the data file), then trains in a child
+process (:mod:`qa_core.train.worker`, followed by a daemon thread) through the same
+:func:`qa_core.train.run.run` as the command line, so the server gets the training's memory back when
+the job ends. Only a finished run replaces a
 checkpoint, because a run writes a hidden folder and renames it into place; a cancelled or crashed run
 leaves every earlier checkpoint as it was. An operator can switch training off with
 ``QA_ALLOW_TRAINING=0``, for example on a shared demo server.
@@ -28,12 +30,13 @@ import torch
 
 from .. import checkpoints
 from ..base_models import build as base_models
-from ..data import DataError, Example, load_examples, write_squad
+from ..data import DataError, Example, LoadedData, Repairs, load_data, write_squad
 from ..files import REPO_ROOT
 from ..metrics import Scores
 from ..settings import Bound, bound_of, setting
 from . import run
 from .config import TrainConfig, TrainProgress, TrainResult, config_problems
+from .worker import Runner, run_in_child
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,9 @@ BASES: dict[str, str] = {
     **{f"{name} (pretrained encoder, new QA head)": name for name in base_models.BASES},
 }
 _NEVER = 2**31 - 1  # eval_every: the held-out part is measured once, at the end
+# Defaults of a job that differ from the command line's; a request may still set them. float16 weights, as
+# the shipped checkpoints have: half the file, and the engine computes in float32 whatever is saved.
+JOB_DEFAULTS: dict[str, Any] = {"save_dtype": "float16"}
 _OFF_VALUES = {"0", "false", "no"}
 
 JobState = Literal["idle", "running", "cancelling", "finished", "cancelled", "failed"]
@@ -93,6 +99,7 @@ class JobStatus:
     held_out_questions: int = 0
     replacing: bool = False  # a model of that name exists and is replaced when the job finishes
     error: str | None = None  # what made a failed job fail
+    data_repairs: Repairs = Repairs()  # answers of the upload moved onto their text or skipped: never silent
 
     @property
     def busy(self) -> bool:
@@ -112,13 +119,16 @@ class _Job:
     training: tuple[Example, ...]
     held_out: tuple[Example, ...]
     config: TrainConfig
+    repairs: Repairs
 
 
 class FineTuneJobs:
     """The one fine-tuning slot of an app process; every method may be called from any thread.
 
     ``root`` is the checkpoints folder (user models go to ``root/user/<name>``), ``work_root`` holds each
-    job's data split and training scratch files, ``bases`` the base models a request may name.
+    job's data split and training scratch files, ``bases`` the base models a request may name, and
+    ``runner`` what the job's child process calls (``run.run``; the child imports it by name, so a stand-in
+    must be defined at the top of a module it can import).
     """
 
     def __init__(
@@ -126,8 +136,10 @@ class FineTuneJobs:
         root: Path = checkpoints.ROOT,
         work_root: Path = WORK_ROOT,
         bases: Mapping[str, str] = BASES,
+        runner: Runner = run.run,
     ) -> None:
         self._root, self._work_root, self._bases = Path(root), Path(work_root), dict(bases)
+        self._runner = runner
         self._lock = threading.Lock()
         self._status = IDLE
         self._stop = threading.Event()
@@ -183,8 +195,9 @@ class FineTuneJobs:
         folder = self._work_root / request.name
         config = training_config(request, self._base(request.base), out, folder)
         check_settings(config, request.held_out)
-        training, held_out = split_held_out(load_upload(request.data_file), request.held_out, SEED)
-        return _Job(request.name, folder, tuple(training), tuple(held_out), config)
+        upload = load_upload(request.data_file)
+        training, held_out = split_held_out(upload.examples, request.held_out, SEED)
+        return _Job(request.name, folder, tuple(training), tuple(held_out), config, upload.repairs)
 
     def _checkpoint_path(self, name: str) -> Path:
         if name in checkpoints.SHIPPED:
@@ -224,7 +237,7 @@ class FineTuneJobs:
         job.folder.mkdir(parents=True)
         write_squad(job.training, job.config.train[0])
         write_squad(job.held_out, job.config.eval)
-        return run.run(job.config, on_progress=self._on_progress, stop=stop)
+        return run_in_child(job.config, on_progress=self._on_progress, stop=stop, runner=self._runner)
 
     def _on_progress(self, progress: TrainProgress) -> None:
         with self._lock:
@@ -254,7 +267,7 @@ def training_config(request: FineTuneRequest, base: str, out: Path, folder: Path
         "eval_questions": MAX_HELD_OUT,  # all of the held-out file
         "save_every": 0,  # no resumable trainer state piling up on the server
         "seed": SEED,
-        "threads": 0,  # torch's threads are the whole app's, not one job's
+        "threads": 0,  # torch's default in the job's own process
         "bf16": torch.cuda.is_available() and torch.cuda.is_bf16_supported(),  # a Space with a GPU
     }
     known = {f.name for f in dataclasses.fields(TrainConfig)} - set(own)
@@ -263,7 +276,7 @@ def training_config(request: FineTuneRequest, base: str, out: Path, folder: Path
             f"Cannot start fine-tuning: {', '.join(map(repr, unknown))} cannot be set here; "
             f"the settings a job takes are {', '.join(sorted(known))}."
         )
-    return TrainConfig(**{**own, **request.settings})
+    return TrainConfig(**{**own, **JOB_DEFAULTS, **request.settings})
 
 
 def check_settings(config: TrainConfig, held_out: float) -> None:
@@ -287,6 +300,7 @@ def _opening(job: _Job) -> JobStatus:
         training_questions=len(job.training),
         held_out_questions=len(job.held_out),
         replacing=Path(job.config.out).exists(),
+        data_repairs=job.repairs,
     )
 
 
@@ -306,8 +320,12 @@ def _ending(result: TrainResult) -> dict[str, Any]:
     return {"state": "finished", "step": result.steps, "scores": result.final_eval}
 
 
-def load_upload(data_file: str) -> list[Example]:
-    """The questions of an uploaded training file, refused whole if it is too big, broken or unanswered."""
+def load_upload(data_file: str) -> LoadedData:
+    """The questions of an uploaded training file, refused whole if it is too big, broken or unanswered.
+
+    Messages name the file as uploaded (its base name), never by the server's temporary path; answers
+    not at their offset are moved where close, else skipped, and counted.
+    """
     if not data_file:
         raise DataError(
             "No data file given: upload a SQuAD v1.1 or homework (HW7) JSON file, or use the sample data."
@@ -319,19 +337,23 @@ def load_upload(data_file: str) -> list[Example]:
             f"{path.name} is {size / 1e6:.1f} MB, over the {MAX_UPLOAD_BYTES / 1e6:.0f} MB upload limit"
             "; upload fewer questions or fine-tune with `python -m qa_core.train`."
         )
-    examples = load_examples(
+    upload = load_data(
         path,
         require_answers=True,
         fix_offsets_within=2,
+        bad_offsets="skip",
         drop_empty_questions=True,
         max_bytes=MAX_UPLOAD_BYTES,
+        name=path.name,
     )
-    if len(examples) < MIN_QUESTIONS:
+    if len(upload.examples) < MIN_QUESTIONS:
+        skipped = upload.repairs.skipped_questions
+        left_out = f" ({skipped} more have no answer at its answer_start)" if skipped else ""
         raise DataError(
-            f"{path.name} holds {len(examples)} question(s); fine-tuning needs at least {MIN_QUESTIONS} "
-            "because some are held out to measure the model. Add questions to the file."
+            f"{path.name} holds {len(upload.examples)} question(s){left_out}; fine-tuning needs at least "
+            f"{MIN_QUESTIONS} because some are held out to measure the model. Add questions to the file."
         )
-    return examples
+    return upload
 
 
 def split_held_out(

@@ -11,7 +11,6 @@ import json
 import logging
 import random
 import shutil
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -33,7 +32,7 @@ from ..data import Example, load_examples
 from ..files import write_folder_atomically
 from ..metrics import Scores
 from .callbacks import Cancellation, Evaluation, ProgressReport, TimeBudget
-from .config import TrainConfig, TrainProgress, TrainResult, check_config, defaults
+from .config import StopSignal, TrainConfig, TrainProgress, TrainResult, check_config, defaults
 from .curve import FILE_NAME as CURVE_FILE
 from .curve import LearningCurve, read_text
 from .dataset import PadCollator, TrainingWindows
@@ -45,7 +44,7 @@ log = logging.getLogger(__name__)
 def run(
     config: TrainConfig,
     on_progress: Callable[[TrainProgress], None] | None = None,
-    stop: threading.Event | None = None,
+    stop: StopSignal | None = None,
 ) -> TrainResult:
     """Train, then write the model folder atomically; a stopped run leaves ``out`` untouched."""
     check_config(config)
@@ -123,7 +122,8 @@ def evaluation_callback(
     config: TrainConfig, tokenizer: PreTrainedTokenizerBase, curve: LearningCurve
 ) -> Evaluation | None:
     """EM/F1 on the first ``eval_questions`` of the evaluation file, measured as answering measures it."""
-    examples = load_examples(config.eval)[: config.eval_questions] if config.eval else []
+    # Scoring reads only the answer text, so answers with a wrong offset still count (and are logged).
+    examples = load_examples(config.eval, bad_offsets="keep")[: config.eval_questions] if config.eval else []
     if not examples:
         return None
     return Evaluation(
@@ -137,11 +137,17 @@ def evaluation_callback(
 
 
 def read_training_files(config: TrainConfig) -> list[Example]:
-    """All questions of the training files (a seeded sample of each if --max_questions is set)."""
+    """All questions of the training files (a seeded sample of each if --max_questions is set).
+
+    Training needs each answer's offset, and official files have some wrong ones: answers within two
+    characters of their text are moved onto it, the rest are skipped; the loader logs both counts.
+    """
     rng = random.Random(config.seed)
     examples: list[Example] = []
     for path in config.train:
-        loaded = load_examples(path, require_answers=True, fix_offsets_within=2, drop_empty_questions=True)
+        loaded = load_examples(
+            path, require_answers=True, fix_offsets_within=2, bad_offsets="skip", drop_empty_questions=True
+        )
         if config.max_questions and len(loaded) > config.max_questions:
             loaded = rng.sample(loaded, config.max_questions)
         log.info("%s: %d questions", path, len(loaded))

@@ -733,7 +733,11 @@ with gr.Blocks(title=text("page.title")) as demo:
                     label=text("why.span"), choices=[], allow_custom_value=True, elem_id="why-span"
                 )
                 why_contrast = gr.Dropdown(
-                    label=text("why.contrast"), choices=[], allow_custom_value=True, elem_id="why-contrast"
+                    label=text("why.contrast"),
+                    choices=[],
+                    value="",  # no comparison, also for an API client that leaves it out
+                    allow_custom_value=True,
+                    elem_id="why-contrast",
                 )
                 with gr.Accordion(text("why.cell"), open=False):
                     with gr.Row():

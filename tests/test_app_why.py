@@ -100,6 +100,12 @@ def test_why_this_span_and_not_that_one(app_url):
     assert "integrated gradients" in subtitle and "8 steps" in subtitle
 
 
+def test_the_readme_call_explains_with_only_span_method_and_steps(app_url):
+    session, spans = ask(app_url)
+    result = session.predict(span=spans[0][1], method="integrated gradients", steps=16, api_name="/explain")
+    assert len(result) == len(VIEW + CSVS) and rows(result[-2])
+
+
 def test_explaining_before_asking_says_what_to_do(app_url):
     with pytest.raises(AppError, match="Ask a question on the"):
         explain(Client(app_url, verbose=False), "0/5/6")

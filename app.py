@@ -12,7 +12,6 @@ fine-tuning from ``qa_core.train.jobs``; every word on the page from ``assets/te
     QA_INT8=1 python app.py                           # every model in int8: faster on a CPU, EM within a point
 """
 
-import hashlib
 import json
 import logging
 import math
@@ -29,7 +28,7 @@ from qa_core.base_models.build import base_states
 from qa_core.engine import QAEngine
 from qa_core.files import write_text_atomically
 from qa_core.model_cache import ModelCache
-from qa_core.records import Answer, Trace
+from qa_core.records import Answer, Explanation, Trace
 from qa_core.settings import (
     AnswerSettings,
     AttributionMethod,
@@ -106,7 +105,7 @@ class WhyView(NamedTuple):
     contrast_plot: Any
     overview: Any
     attention_plot: Any
-    records: Any
+    explanation: Any
     csv_lens: Any
     csv_attribution: Any
     csv_attention: Any
@@ -528,38 +527,16 @@ def explain(
         _, engine = load_engine(model)
         settings = AttributionSettings(method=method, steps=int(steps))
         chosen = parse_span(span) if span else answer_span(answer)
-        records = why_records(engine, model, answer.trace, chosen, contrast, settings)
+        other = parse_span(contrast) if contrast else None
+        explanation = why.explain(engine, answer.trace, chosen, other, settings, why_memo, model or "")
     except (ValueError, OSError) as error:
         raise refuse(error) from None
-    return why_view(records, answer.trace, int(layer), int(head), hide_special)
+    return why_view(explanation, answer.trace, int(layer), int(head), hide_special)
 
 
-def why_records(
-    engine: QAEngine, model: str | None, trace: Trace, span: tuple[int, int, int], contrast: str, settings
-) -> dict[str, Any]:
-    """Lens, attention and attribution(s) of a span, from the memo when this question asked for them before."""
-    question = (model, trace.question, trace.context, trace.settings)
-    window, start, end = span
-    records: dict[str, Any] = {
-        "id": hashlib.sha1(repr((*question, span, contrast, settings)).encode("utf-8")).hexdigest()[:16],
-        "lens": why_memo.get((*question, "lens", window), lambda: why.layer_lens(engine, trace, window)),
-        "attention": why_memo.get(
-            (*question, "attention", span), lambda: why.attention(engine, trace, window, (start, end))
-        ),
-    }
-    for name, value in (("attribution", span), ("contrast", parse_span(contrast) if contrast else None)):
-        if value is not None and not engine.int8:  # int8 layers give no gradients: lens and attention only
-            w, s, e = value
-            records[name] = why_memo.get(
-                (*question, "attribution", value, settings),
-                lambda w=w, s=s, e=e: why.attribute(engine, trace, w, (s, e), settings),
-            )
-    return records
-
-
-def why_view(records: dict[str, Any], trace: Trace, layer: int, head: int, hide_special: bool) -> WhyView:
-    """Every figure and table of the "why" tab from the records; ``layer`` and ``head`` count from 1."""
-    lens, attention = records["lens"], records["attention"]
+def why_view(explanation: Explanation, trace: Trace, layer: int, head: int, hide_special: bool) -> WhyView:
+    """Every figure and table of the "why" tab from the explanation; ``layer`` and ``head`` count from 1."""
+    lens, attention = explanation.lens, explanation.attention
     layers, heads, _ = attention.from_answer.shape
     layer, head = min(max(layer, 1), layers), min(max(head, 1), heads)
     return WhyView(
@@ -567,18 +544,18 @@ def why_view(records: dict[str, Any], trace: Trace, layer: int, head: int, hide_
         head=gr.Slider(maximum=heads, value=head),
         lens_plot=why_figures.lens_figure(lens),
         lens_table=why_figures.lens_table(lens, trace),
-        **attribution_views(records, trace, hide_special),
+        **attribution_views(explanation, trace, hide_special),
         overview=why_figures.attention_overview(attention),
-        attention_plot=head_figure(records, layer, head, hide_special),
-        records=records,
-        csv_lens=write_csv("lens", records, why_figures.lens_scores_table(lens)),
-        csv_attention=write_csv("attention", records, why_figures.attention_table(attention)),
+        attention_plot=head_figure(explanation, layer, head, hide_special),
+        explanation=explanation,
+        csv_lens=write_csv("lens", explanation, why_figures.lens_scores_table(lens)),
+        csv_attention=write_csv("attention", explanation, why_figures.attention_table(attention)),
     )
 
 
-def attribution_views(records: dict[str, Any], trace: Trace, hide_special: bool) -> dict[str, Any]:
+def attribution_views(explanation: Explanation, trace: Trace, hide_special: bool) -> dict[str, Any]:
     """The attribution's shaded text, bars, contrast and CSV; messages where there is none to show."""
-    attribution, other = records.get("attribution"), records.get("contrast")
+    attribution, other = explanation.attribution, explanation.contrast
     if attribution is None:  # an int8 server
         message = figures.message_figure(text("why.attribution_plot"), text("why.int8"))
         return dict(
@@ -594,23 +571,23 @@ def attribution_views(records: dict[str, Any], trace: Trace, hide_special: bool)
         attribution_text=why_figures.highlighted(units, trace, hide_special=hide_special),
         attribution_plot=why_figures.attribution_figure(attribution, trace),
         contrast_plot=contrast,
-        csv_attribution=write_csv("attribution", records, why_figures.attribution_table(attribution)),
+        csv_attribution=write_csv("attribution", explanation, why_figures.attribution_table(attribution)),
     )
 
 
-def head_figure(records: dict[str, Any] | None, layer: float, head: float, hide_special: bool):
+def head_figure(explanation: Explanation | None, layer: float, head: float, hide_special: bool):
     """One head's weights from the kept attention record: moving the sliders runs no model."""
-    if not records:
+    if explanation is None:
         return gr.skip()
-    attention = records["attention"]
+    attention = explanation.attention
     layers, heads, _ = attention.from_answer.shape
     layer, head = min(max(int(layer), 1), layers), min(max(int(head), 1), heads)
     return why_figures.attention_figure(attention, layer - 1, head - 1, hide_special=hide_special)
 
 
-def write_csv(view: str, records: dict[str, Any], table) -> str:
+def write_csv(view: str, explanation: Explanation, table) -> str:
     """The numbers of one view as a CSV file, named after the view and the explanation it belongs to."""
-    path = CSV_DIR / f"{view}-{records['id']}.csv"
+    path = CSV_DIR / f"{view}-{explanation.key}.csv"
     # with a byte-order mark, spreadsheet programs read the Chinese as UTF-8
     write_text_atomically(path, "\ufeff" + table.to_csv(index=False))
     return str(path)
@@ -786,7 +763,7 @@ with gr.Blocks(title=text("page.title")) as demo:
                 contrast_plot=why_contrast_plot,
                 overview=why_overview,
                 attention_plot=why_attention_plot,
-                records=gr.State(None, time_to_live=SESSION_TTL_S),
+                explanation=gr.State(None, time_to_live=SESSION_TTL_S),
                 csv_lens=gr.DownloadButton(text("why.csv_lens"), size="sm"),
                 csv_attribution=gr.DownloadButton(text("why.csv_attribution"), size="sm"),
                 csv_attention=gr.DownloadButton(text("why.csv_attention"), size="sm"),
@@ -906,7 +883,7 @@ with gr.Blocks(title=text("page.title")) as demo:
     for trigger in (why_layer.release, why_head.release, why_hide_special.change):
         trigger(
             head_figure,
-            [why_view_.records, why_layer, why_head, why_hide_special],
+            [why_view_.explanation, why_layer, why_head, why_hide_special],
             why_attention_plot,
             api_visibility="private",
             show_progress="hidden",

@@ -212,3 +212,19 @@ class AttentionMap:
         rows = self.from_answer if source == "answer" else self.from_first
         keep = np.array([r == role for r in self.roles], dtype=bool)
         return rows[:, :, keep].sum(axis=-1)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Everything the "why this span" views draw for one span: lens and attention of its window, and attributions.
+
+    ``attribution`` is None where the model gives no gradients (int8); ``contrast`` is the attribution of a
+    second span when one was asked for. ``key`` names the explanation (question, settings, spans), for files.
+    """
+
+    key: str
+    span: tuple[int, int, int]  # window, start token, end token (0-based, end inclusive)
+    lens: LayerLens
+    attention: AttentionMap
+    attribution: Attribution | None
+    contrast: Attribution | None

@@ -17,6 +17,7 @@ it, without its padding) and returns a record from ``records``; the figures draw
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
@@ -28,7 +29,7 @@ import torch
 
 from .engine import QAEngine
 from .postprocess import best_spans, window_spans
-from .records import AttentionMap, Attribution, LayerLens, Trace, WindowTrace
+from .records import AttentionMap, Attribution, Explanation, LayerLens, Trace, WindowTrace
 from .settings import AttributionSettings
 
 T = TypeVar("T")
@@ -121,6 +122,45 @@ def attention(engine: QAEngine, trace: Trace, window: int, span: tuple[int, int]
         answer_tokens=(start, end),
         from_answer=np.pad(from_answer, pad),
         from_first=np.pad(weights[:, :, 0, :], pad),
+    )
+
+
+Span = tuple[int, int, int]  # window, start token, end token
+
+
+def explain(
+    engine: QAEngine,
+    trace: Trace,
+    span: Span,
+    contrast: Span | None,
+    settings: AttributionSettings,
+    memo: Memo,
+    model: str = "",
+) -> Explanation:
+    """All the views of one span (and of a span to contrast it with), each from ``memo`` when computed before.
+
+    ``model`` names the model in the memo's keys, so two models never share a result. Attribution is left
+    out for an int8 model, which gives no gradients; the lens and attention need none.
+    """
+    question = (model, trace.question, trace.context, trace.settings)
+    window, start, end = span
+
+    def attribution_of(target: Span | None) -> Attribution | None:
+        if target is None or engine.int8:
+            return None
+        w, s, e = target
+        key = (*question, "attribution", target, settings)
+        return memo.get(key, lambda: attribute(engine, trace, w, (s, e), settings))
+
+    return Explanation(
+        key=hashlib.sha1(repr((*question, span, contrast, settings)).encode("utf-8")).hexdigest()[:16],
+        span=span,
+        lens=memo.get((*question, "lens", window), lambda: layer_lens(engine, trace, window)),
+        attention=memo.get(
+            (*question, "attention", span), lambda: attention(engine, trace, window, (start, end))
+        ),
+        attribution=attribution_of(span),
+        contrast=attribution_of(contrast),
     )
 
 

@@ -8,6 +8,7 @@ where /usr/bin/chromium is missing.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -187,4 +188,11 @@ def test_why_this_span_explains_the_answer_and_a_picked_nbest_row(page):
         page.locator(f"#{plot} .js-plotly-plot").wait_for()
     assert page.locator("#why-attribution-text .score-token").count() > 5
     assert "after every layer" in page.locator("#why-lens").inner_text()
-    assert page.locator("#why-lens .modebar-btn[data-title*='PNG']").count() == 1, "the plot downloads as PNG"
+    page.locator("#why-lens .js-plotly-plot").hover()
+    with page.expect_download() as download:
+        page.locator("#why-lens .modebar-btn[data-title*='PNG']").click()
+    assert Path(download.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", "the plot downloads as PNG"
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Attribution (CSV)").click()
+    header = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header == "position,token,role,contribution"

@@ -208,3 +208,20 @@ def test_attribution_on_an_int8_model_says_what_to_do(tiny_bert_dir):
         why.attribute(engine, trace, trace.winning_window, (best.start_token, best.end_token))
     lens = why.layer_lens(engine, trace, trace.winning_window)  # the lens needs no gradients
     assert lens.start.shape[0] == engine.model.config.num_hidden_layers + 1
+
+
+def test_an_explanation_is_computed_once_per_question_and_span(traced):
+    engine, answer = traced
+    trace = answer.trace
+    best = trace.windows[trace.winning_window].best
+    span = (trace.winning_window, best.start_token, best.end_token)
+    other = answer.n_best[1]
+    contrast = (other.window, other.start_token, other.end_token)
+    memo = why.Memo(capacity=16)
+    first = why.explain(engine, trace, span, contrast, AttributionSettings(), memo, "tiny")
+    again = why.explain(engine, trace, span, None, AttributionSettings(), memo, "tiny")
+    assert again.lens is first.lens and again.attention is first.attention and again.attribution is first.attribution
+    assert first.contrast.start_token == other.start_token and again.contrast is None
+    assert first.key != again.key, "a different comparison is a different explanation"
+    elsewhere = why.explain(engine, trace, span, None, AttributionSettings(), memo, "another model")
+    assert elsewhere.lens is not first.lens, "two models never share a result"

@@ -1,8 +1,9 @@
 """BERT QA Explorer: ask a question about a paragraph, see how BERT found the answer, fine-tune your own model.
 
 This file only declares the page and wires its events. Answers come from ``qa_core.engine``, every
-figure and table from ``qa_core.figures`` (drawn from the engine's trace, nothing recomputed here),
-fine-tuning from ``qa_core.train.jobs``; every word on the page from ``assets/text/<language>.json``.
+figure and table from ``qa_core.figures`` (drawn from the engine's trace, nothing recomputed here), the
+"why this span" views from ``qa_core.why`` and ``qa_core.why_figures``, fine-tuning from
+``qa_core.train.jobs``; every word on the page from ``assets/text/<language>.json``.
 
     python app.py                      # http://127.0.0.1:7860
     GRADIO_SERVER_NAME=0.0.0.0 GRADIO_SERVER_PORT=8080 python app.py

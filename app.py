@@ -2,7 +2,8 @@
 
 This file only declares the page and wires its events. Answers come from ``qa_core.engine``, every
 figure and table from ``qa_core.figures`` (drawn from the engine's trace, nothing recomputed here), the
-"why this span" views from ``qa_core.why`` and ``qa_core.why_figures``, fine-tuning from
+"why this span" views from ``qa_core.why`` and ``qa_core.why_figures``, the lecture's views from
+``qa_core.lecture`` and ``qa_core.lecture_figures``, fine-tuning from
 ``qa_core.train.jobs``; every word on the page from ``assets/text/<language>.json``.
 
     python app.py                      # http://127.0.0.1:7860
@@ -24,16 +25,17 @@ from typing import Any, NamedTuple
 
 import gradio as gr
 
-from qa_core import checkpoints, figures, int8, why, why_figures
+from qa_core import checkpoints, figures, int8, lecture, lecture_figures, why, why_figures
 from qa_core.base_models.build import base_states
 from qa_core.engine import QAEngine
 from qa_core.files import write_text_atomically
 from qa_core.model_cache import ModelCache
-from qa_core.records import Answer, Explanation, Trace
+from qa_core.records import Answer, ContextualEmbeddings, Explanation, Trace
 from qa_core.settings import (
     AnswerSettings,
     AttributionMethod,
     AttributionSettings,
+    ContextSettings,
     Placement,
     RequestLimits,
     Schedule,
@@ -42,6 +44,7 @@ from qa_core.settings import (
     bound_of,
     choices,
     default_of,
+    described,
     require_bool,
     require_number,
 )
@@ -50,6 +53,8 @@ from qa_core.train.config import TrainConfig
 
 ASSETS = Path(__file__).parent / "assets"
 EXAMPLES = json.loads((ASSETS / "examples.json").read_text(encoding="utf-8"))
+# sentence sets sharing a target, each line "group: sentence"; the first whose target a model knows is its default
+LECTURE_EXAMPLES = json.loads((ASSETS / "lecture_examples.json").read_text(encoding="utf-8"))
 TEXT: dict[str, str] = json.loads((ASSETS / "text" / "en.json").read_text(encoding="utf-8"))
 LIMITS = RequestLimits(max_chars=20_000, max_windows=64)  # ~ 20k characters of Chinese at the defaults
 MAX_LOADED_MODELS = 3  # each multilingual model holds a few hundred MB; the least recently used is dropped
@@ -110,6 +115,19 @@ class WhyView(NamedTuple):
     csv_lens: Any
     csv_attribution: Any
     csv_attention: Any
+
+
+class LectureView(NamedTuple):
+    """What "same character, different contexts" fills in; the sentences and target only when left blank."""
+
+    sentences: Any
+    target: Any
+    layer: Any
+    heatmap: Any
+    separation: Any
+    note: Any
+    csv: Any
+    record: Any
 
 
 class TrainingView(NamedTuple):
@@ -549,8 +567,8 @@ def why_view(explanation: Explanation, trace: Trace, layer: int, head: int, hide
         overview=why_figures.attention_overview(attention),
         attention_plot=head_figure(explanation, layer, head, hide_special),
         explanation=explanation,
-        csv_lens=write_csv("lens", explanation, why_figures.lens_scores_table(lens)),
-        csv_attention=write_csv("attention", explanation, why_figures.attention_table(attention)),
+        csv_lens=write_csv("lens", explanation.key, why_figures.lens_scores_table(lens)),
+        csv_attention=write_csv("attention", explanation.key, why_figures.attention_table(attention)),
     )
 
 
@@ -572,7 +590,7 @@ def attribution_views(explanation: Explanation, trace: Trace, hide_special: bool
         attribution_text=why_figures.highlighted(units, trace, hide_special=hide_special),
         attribution_plot=why_figures.attribution_figure(attribution, trace),
         contrast_plot=contrast,
-        csv_attribution=write_csv("attribution", explanation, why_figures.attribution_table(attribution)),
+        csv_attribution=write_csv("attribution", explanation.key, why_figures.attribution_table(attribution)),
     )
 
 
@@ -586,12 +604,74 @@ def head_figure(explanation: Explanation | None, layer: float, head: float, hide
     return why_figures.attention_figure(attention, layer - 1, head - 1, hide_special=hide_special)
 
 
-def write_csv(view: str, explanation: Explanation, table) -> str:
-    """The numbers of one view as a CSV file, named after the view and the explanation it belongs to."""
-    path = CSV_DIR / f"{view}-{explanation.key}.csv"
+def write_csv(view: str, key: str, table) -> str:
+    """The numbers of one view as a CSV file, named after the view and the result (``key``) it belongs to."""
+    path = CSV_DIR / f"{view}-{key}.csv"
     # with a byte-order mark, spreadsheet programs read the Chinese as UTF-8
     write_text_atomically(path, "\ufeff" + table.to_csv(index=False))
     return str(path)
+
+
+def lecture_example_text(example: dict) -> str:
+    return "\n".join(example["sentences"])
+
+
+def lecture_default(engine: QAEngine) -> dict:
+    """The first example set whose target the model knows: the English one for an English-only model."""
+    return next((e for e in LECTURE_EXAMPLES if lecture.knows(engine, e["target"])), LECTURE_EXAMPLES[-1])
+
+
+def lecture_context(sentences: str, target: str, model: str | None, layer: float) -> LectureView:
+    """The target's similarity across the sentences at every layer, computed once; blank: the model's example."""
+    try:
+        for name, value in (("The sentences", sentences), ("The target", target)):
+            if not isinstance(value, str):
+                raise ValueError(f"{name} must be text, got {described(value)}.")
+        layer = int(require_number("layer", layer))
+        name, engine = load_engine(model)
+        blank = not sentences.strip() and not target.strip()
+        if blank:
+            example = lecture_default(engine)
+            sentences, target = lecture_example_text(example), example["target"]
+        record = lecture.contextual_embeddings(engine, *lecture.parse_sentences(sentences), target)
+    except (ValueError, OSError) as error:
+        raise refuse(error) from None
+    layers = record.similarity.shape[0] - 1
+    layer = min(max(layer, 0), layers)
+    return LectureView(
+        sentences=sentences if blank else gr.skip(),
+        target=target if blank else gr.skip(),
+        layer=gr.Slider(maximum=layers, value=layer),
+        heatmap=lecture_figures.similarity_figure(record, layer),
+        separation=lecture_figures.separation_figure(record, layer),
+        note=lecture_note(record, name, layers),
+        csv=write_csv("similarity", record.key, lecture_figures.similarity_table(record)),
+        record=record,
+    )
+
+
+def lecture_note(record: ContextualEmbeddings, model: str, layers: int) -> str:
+    """Which tokens stand for the target in each sentence: a student checks the view reads the right thing."""
+    tokens = "; ".join(f"{i} `{' '.join(t)}`" for i, t in enumerate(record.tokens, start=1))
+    return text(
+        "lecture.note",
+        target=record.target,
+        count=len(record.sentences),
+        model=model,
+        layers=layers,
+        tokens=tokens,
+    )
+
+
+def lecture_layer(record: ContextualEmbeddings | None, layer: float):
+    """Another layer of the kept record: the slider runs no model."""
+    if record is None:
+        return gr.skip(), gr.skip()
+    layer = min(max(int(layer), 0), record.similarity.shape[0] - 1)
+    return (
+        lecture_figures.similarity_figure(record, layer),
+        lecture_figures.separation_figure(record, layer),
+    )
 
 
 def slider(record: type, name: str, label: str, **options: Any) -> gr.Slider:
@@ -770,6 +850,47 @@ with gr.Blocks(title=text("page.title")) as demo:
                 csv_attention=gr.DownloadButton(text("why.csv_attention"), size="sm"),
             )
 
+    with gr.Tab(text("tab.lecture"), id="lecture"):
+        gr.Markdown(text("lecture.intro"))
+        with gr.Row():
+            with gr.Column(scale=3):
+                lecture_sentences = gr.Textbox(
+                    lecture_example_text(LECTURE_EXAMPLES[0]),
+                    label=text("lecture.sentences"),
+                    info=text("lecture.sentences_info"),
+                    lines=10,
+                    max_lines=lecture.MAX_SENTENCES,
+                    elem_id="lecture-sentences",
+                )
+            with gr.Column(scale=1, min_width=NARROW_MIN_WIDTH):
+                lecture_target = gr.Textbox(
+                    LECTURE_EXAMPLES[0]["target"], label=text("lecture.target"), elem_id="lecture-target"
+                )
+                gr.Markdown(text("lecture.model"))
+                lecture_button = gr.Button(
+                    text("lecture.button"), variant="primary", elem_id="lecture-button"
+                )
+        gr.Examples(
+            [[lecture_example_text(e), e["target"]] for e in LECTURE_EXAMPLES],
+            inputs=[lecture_sentences, lecture_target],
+            example_labels=[e["label"] for e in LECTURE_EXAMPLES],
+            label=text("lecture.examples"),
+        )
+        lecture_layer_slider = slider(
+            ContextSettings, "layer", text("lecture.layer"), elem_id="lecture-layer"
+        )
+        lecture_view = LectureView(
+            sentences=lecture_sentences,
+            target=lecture_target,
+            layer=lecture_layer_slider,
+            note=gr.Markdown(elem_id="lecture-note"),
+            heatmap=gr.Plot(label=text("lecture.heatmap"), elem_id="lecture-heatmap"),
+            separation=gr.Plot(label=text("lecture.separation"), elem_id="lecture-separation"),
+            csv=gr.DownloadButton(text("lecture.csv"), size="sm"),
+            record=gr.State(None, time_to_live=SESSION_TTL_S),
+        )
+        gr.Markdown(text("explain.contextual"))
+
     with gr.Tab(text("tab.fine_tune"), id="fine-tune"):
         gr.Markdown(
             text("train.intro", megabytes=training.MAX_UPLOAD_BYTES // 1_000_000)
@@ -889,6 +1010,22 @@ with gr.Blocks(title=text("page.title")) as demo:
             api_visibility="private",
             show_progress="hidden",
         )
+    lecture_button.click(
+        lecture_context,
+        [lecture_sentences, lecture_target, model_picker, lecture_layer_slider],
+        list(lecture_view),
+        api_name="lecture_context",
+        concurrency_id="model",
+        preprocess=False,  # lecture_context() checks every value: an API client may send anything
+    )
+    lecture_layer_slider.change(  # redraws from the kept record: cheap enough for every step of a drag
+        lecture_layer,
+        [lecture_view.record, lecture_layer_slider],
+        [lecture_view.heatmap, lecture_view.separation],
+        api_visibility="private",
+        show_progress="hidden",
+        trigger_mode="always_last",
+    )
     gr.api(answer_api, api_name="answer", concurrency_id="model")
     refresh_button.click(refresh_models, model_picker, model_picker, api_name="models")
     window_picker.change(show_tokens, [last_answer, window_picker], token_table, api_visibility="private")

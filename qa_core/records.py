@@ -7,6 +7,7 @@ guessing. Only NumPy is needed here: drawing a trace needs neither torch nor tra
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
@@ -228,3 +229,56 @@ class Explanation:
     attention: AttentionMap
     attribution: Attribution | None
     contrast: Attribution | None
+
+
+# ---------------------------------------------------------------- lecture: contextual embeddings
+
+
+@dataclass(frozen=True)
+class ContextualEmbeddings:
+    """How similar one target string's vectors are across sentences, at the input embeddings and after every layer.
+
+    ``similarity[k, i, j]`` is the cosine similarity of the target's vector in sentence i and in sentence j
+    at layer k (0: the input embeddings, which already include position and segment embeddings). A
+    target's vector is the mean over the tokens that cover its first occurrence in the sentence.
+    """
+
+    model: str
+    target: str
+    sentences: tuple[str, ...]
+    labels: tuple[str, ...]  # the meaning group of each sentence; "" where the person gave none
+    occurrences: tuple[Offset, ...]  # the target's character range in each sentence
+    tokens: tuple[tuple[str, ...], ...]  # the tokens averaged into each sentence's vector
+    similarity: np.ndarray  # (layers + 1, n, n)
+
+    def __post_init__(self) -> None:
+        n = len(self.sentences)
+        if not len(self.labels) == len(self.occurrences) == len(self.tokens) == n:
+            raise ValueError(f"labels, occurrences and tokens must have one entry per sentence ({n}).")
+        if self.similarity.ndim != 3 or self.similarity.shape[1:] != (n, n):
+            raise ValueError(f"similarity must be (layers + 1, {n}, {n}), got {self.similarity.shape}.")
+
+    @property
+    def key(self) -> str:
+        """A short name for files of this result: the same input gives the same name."""
+        text = repr((self.model, self.target, self.sentences, self.labels))
+        return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+    def group_means(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(layers + 1,) mean similarity of pairs in the same group and of pairs in different groups.
+
+        Only labelled sentences count, each pair once; None unless there is at least one pair of each kind.
+        """
+        labels = np.array(self.labels)
+        pairs = np.triu(np.ones((len(labels), len(labels)), dtype=bool), k=1) & (labels != "")[:, None]
+        pairs &= (labels != "")[None, :]
+        same = labels[:, None] == labels[None, :]
+        within, between = pairs & same, pairs & ~same
+        if not within.any() or not between.any():
+            return None
+        return self.similarity[:, within].mean(axis=1), self.similarity[:, between].mean(axis=1)
+
+    def separation(self) -> np.ndarray | None:
+        """(layers + 1,) within-group minus between-group mean similarity: above 0 where meanings group."""
+        means = self.group_means()
+        return None if means is None else means[0] - means[1]

@@ -192,3 +192,15 @@ class RequestLimits:
 
     max_chars: int
     max_windows: int
+
+
+@dataclass(frozen=True)
+class ContextSettings:
+    """The layer the "same character, different contexts" view shows; every layer is computed at once."""
+
+    layer: int = setting(
+        0, "Layer shown: 0 is the input embeddings, i the output of layer i.", Bound(0, 48, 1, "layers")
+    )
+
+    def __post_init__(self) -> None:
+        check(self)

@@ -196,3 +196,19 @@ def test_why_this_span_explains_the_answer_and_a_picked_nbest_row(page):
         page.get_by_role("button", name="Attribution (CSV)").click()
     header = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()[0]
     assert header == "position,token,role,contribution"
+
+
+def test_the_lecture_tab_draws_how_similar_a_shared_word_is_layer_by_layer(page):
+    page.get_by_role("tab", name="Lecture").click()
+    page.get_by_text("bank: of a river or of money (English)").click()  # the tiny models know no Chinese
+    page.wait_for_function("() => document.querySelector('#lecture-target textarea')?.value === 'bank'")
+    page.locator("#lecture-button").click()
+    heatmap = page.locator("#lecture-heatmap")
+    heatmap.locator(".js-plotly-plot").wait_for()
+    assert "“bank” at input embeddings" in heatmap.inner_text()
+    page.locator("#lecture-separation .js-plotly-plot").wait_for()
+    box = page.locator("#lecture-layer input[type=number]")
+    box.fill("2")
+    box.press("Enter")
+    heatmap.get_by_text("“bank” at layer 2").wait_for()
+    assert "10 sentences" in page.locator("#lecture-note").inner_text()

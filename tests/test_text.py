@@ -39,7 +39,9 @@ def test_explanations_cover_the_teaching_view():
         "span_matrix",
     }
     explanations = {k.removeprefix("explain."): v for k, v in TEXT.items() if k.startswith("explain.")}
-    assert topics | {"answer", "n_best", "loss", "lens", "attribution", "attention"} == set(explanations)
+    assert topics | {"answer", "n_best", "loss", "lens", "attribution", "attention", "contextual"} == set(
+        explanations
+    )
     assert "character offsets" in explanations["answer"]
     assert "`doc_stride` is the overlap between consecutive windows" in explanations["windows"]
     assert "</s></s>" in explanations["special_tokens"] and "all 0" in explanations["special_tokens"]
@@ -49,5 +51,7 @@ def test_explanations_cover_the_teaching_view():
         "lens",
         "attribution",
         "attention",
+        "contextual",
     ):  # what it computes, how to read it, what it does not prove
         assert "*What it does not prove:*" in explanations[view], view
+    assert "position embedding" in explanations["contextual"], "layer 0 is not 1 for the same character"

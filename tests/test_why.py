@@ -220,7 +220,11 @@ def test_an_explanation_is_computed_once_per_question_and_span(traced):
     memo = why.Memo(capacity=16)
     first = why.explain(engine, trace, span, contrast, AttributionSettings(), memo, "tiny")
     again = why.explain(engine, trace, span, None, AttributionSettings(), memo, "tiny")
-    assert again.lens is first.lens and again.attention is first.attention and again.attribution is first.attribution
+    assert (
+        again.lens is first.lens
+        and again.attention is first.attention
+        and again.attribution is first.attribution
+    )
     assert first.contrast.start_token == other.start_token and again.contrast is None
     assert first.key != again.key, "a different comparison is a different explanation"
     elsewhere = why.explain(engine, trace, span, None, AttributionSettings(), memo, "another model")

@@ -20,6 +20,7 @@ import math
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -30,7 +31,7 @@ from qa_core.base_models.build import base_states
 from qa_core.engine import QAEngine
 from qa_core.files import write_text_atomically
 from qa_core.model_cache import ModelCache
-from qa_core.records import Answer, ContextualEmbeddings, Explanation, Trace
+from qa_core.records import Answer, ContextualEmbeddings, Explanation, Trace, WordArithmetic, WordProjection
 from qa_core.settings import (
     AnswerSettings,
     AttributionMethod,
@@ -53,8 +54,10 @@ from qa_core.train.config import TrainConfig
 
 ASSETS = Path(__file__).parent / "assets"
 EXAMPLES = json.loads((ASSETS / "examples.json").read_text(encoding="utf-8"))
+_LECTURE = json.loads((ASSETS / "lecture_examples.json").read_text(encoding="utf-8"))
 # sentence sets sharing a target, each line "group: sentence"; the first whose target a model knows is its default
-LECTURE_EXAMPLES = json.loads((ASSETS / "lecture_examples.json").read_text(encoding="utf-8"))
+LECTURE_EXAMPLES = _LECTURE["contexts"]
+WORD_PAIRS = "\n".join(_LECTURE["word_pairs"])  # "Chinese English" a line, for embedding arithmetic
 TEXT: dict[str, str] = json.loads((ASSETS / "text" / "en.json").read_text(encoding="utf-8"))
 LIMITS = RequestLimits(max_chars=20_000, max_windows=64)  # ~ 20k characters of Chinese at the defaults
 MAX_LOADED_MODELS = 3  # each multilingual model holds a few hundred MB; the least recently used is dropped
@@ -125,6 +128,29 @@ class LectureView(NamedTuple):
     layer: Any
     heatmap: Any
     separation: Any
+    note: Any
+    csv: Any
+    record: Any
+
+
+class ArithmeticView(NamedTuple):
+    """What "embedding arithmetic" fills in; the word pairs only when left blank."""
+
+    pairs: Any
+    layer: Any
+    accuracy: Any
+    table: Any
+    note: Any
+    csv: Any
+    record: Any
+
+
+class ProjectionView(NamedTuple):
+    """What "meaning across languages" fills in; the word pairs only when left blank."""
+
+    pairs: Any
+    layer: Any
+    plot: Any
     note: Any
     csv: Any
     record: Any
@@ -674,6 +700,90 @@ def lecture_layer(record: ContextualEmbeddings | None, layer: float):
     )
 
 
+def word_pairs_view(
+    compute: Callable, pairs: str, model: str | None, layer: float
+) -> tuple[str, Any, int, bool]:
+    """(model name, record, layer within the model, whether the example list was used) for a word-pairs view.
+
+    The pairs and layer are checked here because an API client may send anything.
+    """
+    try:
+        if not isinstance(pairs, str):
+            raise ValueError(f"The word pairs must be text, got {described(pairs)}.")
+        layer = int(require_number("layer", layer))
+        name, engine = load_engine(model)
+        blank = not pairs.strip()
+        record = compute(engine, lecture.parse_pairs(WORD_PAIRS if blank else pairs))
+    except (ValueError, OSError) as error:
+        raise refuse(error) from None
+    return name, record, min(max(layer, 0), record.layers), blank
+
+
+def lecture_arithmetic(pairs: str, model: str | None, layer: float) -> ArithmeticView:
+    """Translation by one mean difference between the languages, at every layer at once; blank: the example list."""
+    name, record, layer, blank = word_pairs_view(lecture.word_arithmetic, pairs, model, layer)
+    return ArithmeticView(
+        pairs=WORD_PAIRS if blank else gr.skip(),
+        layer=gr.Slider(maximum=record.layers, value=layer),
+        accuracy=lecture_figures.accuracy_figure(record, layer),
+        table=lecture_figures.neighbour_table(record, layer),
+        note=arithmetic_note(record, name),
+        csv=write_csv("arithmetic", record.key, lecture_figures.arithmetic_table(record)),
+        record=record,
+    )
+
+
+def arithmetic_note(record: WordArithmetic, model: str) -> str:
+    """Which pairs were used and which left out: a student sees what the accuracy is a share of."""
+    return text(
+        "lecture.arithmetic_note",
+        pairs=len(record.chinese),
+        train=len(record.train),
+        held=len(record.held_out),
+        seed=record.seed,
+        model=model,
+        layers=record.layers,
+        left_out=", ".join(record.left_out) or text("lecture.arithmetic_none_left_out"),
+    )
+
+
+def arithmetic_layer(record: WordArithmetic | None, layer: float):
+    """Another layer of the kept record: the slider runs no model."""
+    if record is None:
+        return gr.skip(), gr.skip()
+    layer = min(max(int(layer), 0), record.layers)
+    return (
+        lecture_figures.accuracy_figure(record, layer),
+        lecture_figures.neighbour_table(record, layer),
+    )
+
+
+def lecture_projection(pairs: str, model: str | None, layer: float) -> ProjectionView:
+    """The pairs' vectors in two dimensions at every layer, computed once; blank: the example list."""
+    name, record, layer, blank = word_pairs_view(lecture.word_projection, pairs, model, layer)
+    return ProjectionView(
+        pairs=WORD_PAIRS if blank else gr.skip(),
+        layer=gr.Slider(maximum=record.layers, value=layer),
+        plot=lecture_figures.projection_figure(record, layer),
+        note=text(
+            "lecture.projection_note",
+            pairs=len(record.chinese),
+            model=name,
+            layers=record.layers,
+            left_out=", ".join(record.left_out) or text("lecture.arithmetic_none_left_out"),
+        ),
+        csv=write_csv("projection", record.key, lecture_figures.projection_table(record)),
+        record=record,
+    )
+
+
+def projection_layer(record: WordProjection | None, layer: float):
+    """Another layer of the kept record: the slider runs no model."""
+    if record is None:
+        return gr.skip()
+    return lecture_figures.projection_figure(record, min(max(int(layer), 0), record.layers))
+
+
 def slider(record: type, name: str, label: str, **options: Any) -> gr.Slider:
     """A slider whose range, step and starting value are the setting's own."""
     bound = bound_of(record, name)
@@ -890,6 +1000,54 @@ with gr.Blocks(title=text("page.title")) as demo:
             record=gr.State(None, time_to_live=SESSION_TTL_S),
         )
         gr.Markdown(text("explain.contextual"))
+        gr.Markdown(text("lecture.arithmetic_intro"))
+        with gr.Row():
+            with gr.Column(scale=3):
+                arithmetic_pairs = gr.Textbox(
+                    WORD_PAIRS,
+                    label=text("lecture.arithmetic_pairs"),
+                    info=text("lecture.arithmetic_pairs_info"),
+                    lines=8,
+                    max_lines=20,
+                    elem_id="arithmetic-pairs",
+                )
+            with gr.Column(scale=1, min_width=NARROW_MIN_WIDTH):
+                gr.Markdown(text("lecture.arithmetic_model"))
+                arithmetic_button = gr.Button(
+                    text("lecture.button"), variant="primary", elem_id="arithmetic-button"
+                )
+        arithmetic_layer_slider = slider(
+            ContextSettings, "layer", text("lecture.layer"), elem_id="arithmetic-layer"
+        )
+        arithmetic_view = ArithmeticView(
+            pairs=arithmetic_pairs,
+            layer=arithmetic_layer_slider,
+            note=gr.Markdown(elem_id="arithmetic-note"),
+            accuracy=gr.Plot(label=text("lecture.arithmetic_accuracy"), elem_id="arithmetic-accuracy"),
+            table=gr.Dataframe(
+                label=text("lecture.arithmetic_table"),
+                interactive=False,
+                wrap=True,
+                elem_id="arithmetic-table",
+            ),
+            csv=gr.DownloadButton(text("lecture.arithmetic_csv"), size="sm"),
+            record=gr.State(None, time_to_live=SESSION_TTL_S),
+        )
+        gr.Markdown(text("explain.arithmetic"))
+        gr.Markdown(text("lecture.projection_intro"))
+        projection_button = gr.Button(text("lecture.projection_button"), elem_id="projection-button")
+        projection_layer_slider = slider(
+            ContextSettings, "layer", text("lecture.layer"), elem_id="projection-layer"
+        )
+        projection_view = ProjectionView(
+            pairs=arithmetic_pairs,
+            layer=projection_layer_slider,
+            note=gr.Markdown(elem_id="projection-note"),
+            plot=gr.Plot(label=text("lecture.projection_plot"), elem_id="projection-plot"),
+            csv=gr.DownloadButton(text("lecture.projection_csv"), size="sm"),
+            record=gr.State(None, time_to_live=SESSION_TTL_S),
+        )
+        gr.Markdown(text("explain.projection"))
 
     with gr.Tab(text("tab.fine_tune"), id="fine-tune"):
         gr.Markdown(
@@ -1018,14 +1176,45 @@ with gr.Blocks(title=text("page.title")) as demo:
         concurrency_id="model",
         preprocess=False,  # lecture_context() checks every value: an API client may send anything
     )
-    lecture_layer_slider.change(  # redraws from the kept record: cheap enough for every step of a drag
-        lecture_layer,
-        [lecture_view.record, lecture_layer_slider],
-        [lecture_view.heatmap, lecture_view.separation],
-        api_visibility="private",
-        show_progress="hidden",
-        trigger_mode="always_last",
+    arithmetic_button.click(
+        lecture_arithmetic,
+        [arithmetic_pairs, model_picker, arithmetic_layer_slider],
+        list(arithmetic_view),
+        api_name="lecture_arithmetic",
+        concurrency_id="model",
+        preprocess=False,  # lecture_arithmetic() checks every value: an API client may send anything
     )
+    projection_button.click(
+        lecture_projection,
+        [arithmetic_pairs, model_picker, projection_layer_slider],
+        list(projection_view),
+        api_name="lecture_projection",
+        concurrency_id="model",
+        preprocess=False,  # lecture_projection() checks every value: an API client may send anything
+    )
+    for layer_slider, redraw, kept, outputs in (
+        (
+            lecture_layer_slider,
+            lecture_layer,
+            lecture_view.record,
+            [lecture_view.heatmap, lecture_view.separation],
+        ),
+        (
+            arithmetic_layer_slider,
+            arithmetic_layer,
+            arithmetic_view.record,
+            [arithmetic_view.accuracy, arithmetic_view.table],
+        ),
+        (projection_layer_slider, projection_layer, projection_view.record, projection_view.plot),
+    ):
+        layer_slider.change(  # redraws from the kept record: cheap enough for every step of a drag
+            redraw,
+            [kept, layer_slider],
+            outputs,
+            api_visibility="private",
+            show_progress="hidden",
+            trigger_mode="always_last",
+        )
     gr.api(answer_api, api_name="answer", concurrency_id="model")
     refresh_button.click(refresh_models, model_picker, model_picker, api_name="models")
     window_picker.change(show_tokens, [last_answer, window_picker], token_table, api_visibility="private")

@@ -1,4 +1,4 @@
-"""Figures and tables of the lecture views, drawn from ``ContextualEmbeddings``.
+"""Figures and tables of the lecture views, drawn from ``ContextualEmbeddings``, ``WordArithmetic`` and ``WordProjection``.
 
 Like ``figures``, nothing here runs a model or imports torch: moving the layer slider redraws the
 heat map from the record, which already holds every layer.
@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .figures import ANSWER_COLOUR, MUTED_COLOUR, START_COLOUR, escape, message_figure, style
-from .records import ContextualEmbeddings
+from .figures import ANSWER_COLOUR, END_COLOUR, MUTED_COLOUR, START_COLOUR, escape, message_figure, style
+from .records import DIRECTIONS, SHIFTS, TOP_K, ContextualEmbeddings, WordArithmetic, WordProjection
 
 SIMILARITY_COLUMNS = (
     "layer",
@@ -134,3 +134,160 @@ def similarity_table(record: ContextualEmbeddings) -> pd.DataFrame:
         },
         columns=list(SIMILARITY_COLUMNS),
     )
+
+
+# ---------------------------------------------------------------- embedding arithmetic
+
+ARITHMETIC_COLUMNS = ("layer", "direction", "word", "translation", "vector", "rank", "nearest")
+NEIGHBOUR_COLUMNS = (
+    "direction",
+    "word",
+    "translation",
+    "shifted: rank",
+    "shifted: nearest",
+    "raw: rank",
+    "raw: nearest",
+)
+
+
+def accuracy_figure(record: WordArithmetic, layer: int, k: int = TOP_K) -> go.Figure:
+    """Held-out top-1 and top-k accuracy at one layer: shifted by the mean difference against the raw vector."""
+    top1, topk = record.accuracy(1)[layer], record.accuracy(k)[layer]  # (2 directions, 2 shifts)
+    groups = [f"{d}<br>top-{n}" for d in DIRECTIONS for n in (1, k)]
+    fig = go.Figure()
+    for shift, name, colour in (
+        (1, "shifted by the mean difference", ANSWER_COLOUR),
+        (0, "raw vector (baseline)", MUTED_COLOUR),
+    ):
+        values = [v for d in range(len(DIRECTIONS)) for v in (top1[d, shift], topk[d, shift])]
+        fig.add_trace(
+            go.Bar(
+                x=groups,
+                y=values,
+                name=name,
+                marker_color=colour,
+                text=[f"{v:.0%}" for v in values],
+                textposition="outside",
+                hovertemplate=f"{name}: %{{y:.0%}}<extra></extra>",
+            )
+        )
+    fig.update_yaxes(title="held-out words translated", range=[0, 1.12], tickformat=".0%")
+    n = len(record.chinese)
+    style(
+        fig,
+        f"Translation at {layer_name(layer)}",  # one line: a wrapped title slides under Gradio's label
+        f"{len(record.held_out)} held-out words, with and without the mean difference added, each ranked against all {n} words of the other language "
+        f"(chance: top-1 {1 / n:.0%}, top-{k} {min(k / n, 1):.0%})",
+        height=340,
+    )
+    fig.update_layout(barmode="group")
+    return fig
+
+
+def neighbour_table(record: WordArithmetic, layer: int) -> pd.DataFrame:
+    """One row per held-out word and direction: where its translation ranks and its nearest words, shifted and raw."""
+    rows = []
+    for d, direction in enumerate(DIRECTIONS):
+        source, target = _languages(record, d)
+        for h, i in enumerate(record.held_out):
+            cells = {"direction": direction, "word": source[i], "translation": target[i]}
+            for shift, name in ((1, "shifted"), (0, "raw")):
+                cells[f"{name}: rank"] = int(record.rank[layer, d, shift, h])
+                cells[f"{name}: nearest"] = ", ".join(
+                    target[j] for j in record.neighbours[layer, d, shift, h]
+                )
+            rows.append(cells)
+    return pd.DataFrame(rows, columns=list(NEIGHBOUR_COLUMNS))
+
+
+def arithmetic_table(record: WordArithmetic) -> pd.DataFrame:
+    """Every layer, direction, held-out word and vector (raw or shifted): the translation's rank and nearest words."""
+    rows = []
+    for layer in range(record.layers + 1):
+        for d, direction in enumerate(DIRECTIONS):
+            source, target = _languages(record, d)
+            for shift, vector in enumerate(SHIFTS):
+                for h, i in enumerate(record.held_out):
+                    rows.append(
+                        (
+                            layer,
+                            direction,
+                            source[i],
+                            target[i],
+                            vector,
+                            int(record.rank[layer, d, shift, h]),
+                            " ".join(target[j] for j in record.neighbours[layer, d, shift, h]),
+                        )
+                    )
+    return pd.DataFrame(rows, columns=list(ARITHMETIC_COLUMNS))
+
+
+def _languages(record: WordArithmetic, direction: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(source words, target words) of one direction, as indexed in ``DIRECTIONS``."""
+    return (record.english, record.chinese) if direction == 0 else (record.chinese, record.english)
+
+
+# ---------------------------------------------------------------- meaning across languages
+
+PROJECTION_COLUMNS = ("layer", "language", "word", "translation", "x", "y")
+
+
+def projection_figure(record: WordProjection, layer: int) -> go.Figure:
+    """Chinese and English words as two colours of points, a grey line joining each word to its translation."""
+    n = len(record.chinese)
+    points = record.points[layer]  # (2n, 2): Chinese first, then English
+    lines_x = [v for i in range(n) for v in (points[i, 0], points[n + i, 0], None)]
+    lines_y = [v for i in range(n) for v in (points[i, 1], points[n + i, 1], None)]
+    fig = go.Figure(
+        go.Scatter(
+            x=lines_x,
+            y=lines_y,
+            mode="lines",
+            line=dict(color=MUTED_COLOUR, width=1),
+            name="translation",
+            hoverinfo="skip",
+        )
+    )
+    for name, words, translations, part, colour in (
+        ("Chinese", record.chinese, record.english, points[:n], END_COLOUR),
+        ("English", record.english, record.chinese, points[n:], START_COLOUR),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=part[:, 0],
+                y=part[:, 1],
+                mode="markers+text",
+                name=name,
+                text=[escape(w) for w in words],
+                textposition="top center",
+                textfont=dict(size=11, color=colour),
+                marker=dict(color=colour, size=8),
+                customdata=[escape(t) for t in translations],
+                hovertemplate="%{text} (%{customdata})<extra></extra>",
+            )
+        )
+    first, second = record.explained[layer]
+    fig.update_xaxes(title=f"first principal component ({first:.0%} of the variance)", zeroline=False)
+    fig.update_yaxes(title=f"second ({second:.0%})", zeroline=False)
+    style(
+        fig,
+        f"Word pairs at {layer_name(layer)}",
+        f"{n} pairs projected onto the two directions along which their vectors vary most",
+        height=520,
+    )
+    return fig
+
+
+def projection_table(record: WordProjection) -> pd.DataFrame:
+    """Every layer's two coordinates of every word, for a spreadsheet."""
+    n = len(record.chinese)
+    rows = [
+        (layer, language, words[i], translations[i], *record.points[layer, offset + i].tolist())
+        for layer in range(record.layers + 1)
+        for language, words, translations, offset in (
+            ("Chinese", record.chinese, record.english, 0),
+            ("English", record.english, record.chinese, n),
+        )
+        for i in range(n)
+    ]
+    return pd.DataFrame(rows, columns=list(PROJECTION_COLUMNS))

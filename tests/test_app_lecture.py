@@ -8,13 +8,16 @@ import json
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
+from test_lecture_arithmetic import PAIRS
 
 from qa_core import checkpoints
 from qa_core.files import REPO_ROOT
 
 VIEW = ("sentences", "target", "layer", "heatmap", "separation", "note", "csv")
 LAYERS = 2  # the tiny test models
-EXAMPLES = json.loads((REPO_ROOT / "assets" / "lecture_examples.json").read_text(encoding="utf-8"))
+EXAMPLES = json.loads((REPO_ROOT / "assets" / "lecture_examples.json").read_text(encoding="utf-8"))[
+    "contexts"
+]
 ENGLISH = next(e for e in EXAMPLES if e["target"] == "bank")
 CHINESE = next(e for e in EXAMPLES if e["target"] == "蘋果")
 
@@ -68,3 +71,55 @@ def test_a_target_the_model_cannot_read_says_to_pick_another(app_url):
 def test_text_where_a_number_belongs_is_refused_by_name(app_url):
     with pytest.raises(AppError, match="layer must be a number"):
         lecture(app_url, "the cat sat\na cat sat", "cat", layer="top")
+
+
+ARITHMETIC_VIEW = ("pairs", "layer", "accuracy", "table", "note", "csv")
+
+
+def arithmetic(url: str, pairs: str, layer: int = 0, model: str | None = None) -> dict:
+    result = Client(url, verbose=False).predict(
+        pairs=pairs, model=model, layer=layer, api_name="/lecture_arithmetic"
+    )
+    return dict(zip(ARITHMETIC_VIEW, result, strict=True))
+
+
+def test_word_pairs_give_both_directions_shifted_and_raw_and_export_every_layer(app_url):
+    pairs = "\n".join(f"{c} {e}" for c, e in PAIRS) + "\n貓 cat"
+    view = arithmetic(app_url, pairs, layer=40)
+    assert view["layer"]["maximum"] == LAYERS and view["layer"]["value"] == LAYERS
+    plot = json.loads(view["accuracy"]["plot"])
+    assert [trace["name"] for trace in plot["data"]] == [
+        "shifted by the mean difference",
+        "raw vector (baseline)",
+    ]
+    assert f"at layer {LAYERS}" in plot["layout"]["title"]["text"]
+    held = len(PAIRS) - round(0.75 * len(PAIRS))
+    rows = view["table"]["data"]
+    assert len(rows) == 2 * held and {row[0] for row in rows} == {"English → Chinese", "Chinese → English"}
+    assert f"the other {held} are held out" in view["note"] and "貓 cat." in view["note"]
+    with open(view["csv"], encoding="utf-8-sig", newline="") as f:
+        ranks = [int(r["rank"]) for r in csv.DictReader(f)]
+    assert len(ranks) == (LAYERS + 1) * 2 * 2 * held and min(ranks) >= 1
+
+
+def test_blank_pairs_run_the_example_list_and_a_model_without_its_chinese_says_it_cannot(app_url):
+    with pytest.raises(AppError, match="cannot run this view on these words"):
+        arithmetic(app_url, "", model=checkpoints.ENGLISH_NAME)
+
+
+def test_text_where_the_arithmetic_layer_belongs_is_refused_by_name(app_url):
+    with pytest.raises(AppError, match="layer must be a number"):
+        arithmetic(app_url, "貓 cat", layer="top")
+
+
+def test_word_pairs_are_projected_with_both_languages_at_the_chosen_layer(app_url):
+    result = Client(app_url, verbose=False).predict(
+        pairs="\n".join(f"{c} {e}" for c, e in PAIRS), model=None, layer=1, api_name="/lecture_projection"
+    )
+    view = dict(zip(("pairs", "layer", "plot", "note", "csv"), result, strict=True))
+    plot = json.loads(view["plot"]["plot"])
+    assert [trace["name"] for trace in plot["data"]] == ["translation", "Chinese", "English"]
+    assert "Word pairs at layer 1" in plot["layout"]["title"]["text"]
+    assert view["layer"]["maximum"] == LAYERS and f"{len(PAIRS)} pairs" in view["note"]
+    with open(view["csv"], encoding="utf-8-sig", newline="") as f:
+        assert len(list(csv.DictReader(f))) == (LAYERS + 1) * 2 * len(PAIRS)

@@ -212,3 +212,40 @@ def test_the_lecture_tab_draws_how_similar_a_shared_word_is_layer_by_layer(page)
     box.press("Enter")
     heatmap.get_by_text("“bank” at layer 2").wait_for()
     assert "10 sentences" in page.locator("#lecture-note").inner_text()
+
+
+def compute_word_pairs(page, button: str) -> None:
+    """Type pairs of words the tiny models know into the Lecture tab and press a word-pairs view's button."""
+    from test_lecture_arithmetic import PAIRS
+
+    page.get_by_role("tab", name="Lecture").click()
+    page.locator("#arithmetic-pairs textarea").fill("\n".join(f"{c} {e}" for c, e in PAIRS))
+    page.locator(button).click()
+
+
+def test_the_lecture_tab_draws_how_well_one_difference_translates_held_out_words(page):
+    compute_word_pairs(page, "#arithmetic-button")
+    chart = page.locator("#arithmetic-accuracy")
+    chart.locator(".js-plotly-plot").wait_for()
+    assert "Translation at input embeddings" in chart.inner_text()
+    assert "English → Chinese" in page.locator("#arithmetic-table").inner_text()
+    box = page.locator("#arithmetic-layer input[type=number]")
+    box.fill("2")
+    box.press("Enter")
+    chart.get_by_text("Translation at layer 2").wait_for()
+    assert "held out" in page.locator("#arithmetic-note").inner_text()
+    assert page.evaluate(MISPLACED_TEXT)["found"] == []
+
+
+def test_the_lecture_tab_projects_the_word_pairs_in_two_colours(page):
+    compute_word_pairs(page, "#projection-button")
+    plot = page.locator("#projection-plot")
+    plot.locator(".js-plotly-plot").wait_for()
+    assert "Word pairs at input embeddings" in plot.inner_text()
+    assert "台北" in plot.inner_text() and "paris" in plot.inner_text()
+    box = page.locator("#projection-layer input[type=number]")
+    box.fill("2")
+    box.press("Enter")
+    plot.get_by_text("Word pairs at layer 2").wait_for()
+    assert "24 pairs" in page.locator("#projection-note").inner_text()
+    assert page.evaluate(MISPLACED_TEXT)["found"] == []

@@ -160,7 +160,9 @@ def test_the_heatmap_shows_the_chosen_layer_and_the_table_every_layer(engine):
 def test_the_example_sets_contain_their_target_in_every_sentence_and_label_two_groups():
     from qa_core.files import REPO_ROOT
 
-    sets = json.loads((REPO_ROOT / "assets" / "lecture_examples.json").read_text(encoding="utf-8"))
+    sets = json.loads((REPO_ROOT / "assets" / "lecture_examples.json").read_text(encoding="utf-8"))[
+        "contexts"
+    ]
     assert {s["target"] for s in sets} == {"蘋果", "bank"}
     for example in sets:
         sentences, labels = lecture.parse_sentences("\n".join(example["sentences"]))

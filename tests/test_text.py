@@ -39,19 +39,14 @@ def test_explanations_cover_the_teaching_view():
         "span_matrix",
     }
     explanations = {k.removeprefix("explain."): v for k, v in TEXT.items() if k.startswith("explain.")}
-    assert topics | {"answer", "n_best", "loss", "lens", "attribution", "attention", "contextual"} == set(
-        explanations
-    )
+    views = ("lens", "attribution", "attention", "contextual", "arithmetic", "projection")
+    assert topics | {"answer", "n_best", "loss", *views} == set(explanations)
     assert "character offsets" in explanations["answer"]
     assert "`doc_stride` is the overlap between consecutive windows" in explanations["windows"]
     assert "</s></s>" in explanations["special_tokens"] and "all 0" in explanations["special_tokens"]
     assert "start > end" in explanations["span_matrix"]
     assert "max_answer_length" in explanations["span_matrix"]
-    for view in (
-        "lens",
-        "attribution",
-        "attention",
-        "contextual",
-    ):  # what it computes, how to read it, what it does not prove
+    for view in views:  # what it computes, how to read it, what it does not prove
         assert "*What it does not prove:*" in explanations[view], view
     assert "position embedding" in explanations["contextual"], "layer 0 is not 1 for the same character"
+    assert "among the list's own words only" in explanations["arithmetic"]

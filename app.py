@@ -1168,30 +1168,34 @@ with gr.Blocks(title=text("page.title")) as demo:
             api_visibility="private",
             show_progress="hidden",
         )
-    lecture_button.click(
-        lecture_context,
-        [lecture_sentences, lecture_target, model_picker, lecture_layer_slider],
-        list(lecture_view),
-        api_name="lecture_context",
-        concurrency_id="model",
-        preprocess=False,  # lecture_context() checks every value: an API client may send anything
-    )
-    arithmetic_button.click(
-        lecture_arithmetic,
-        [arithmetic_pairs, model_picker, arithmetic_layer_slider],
-        list(arithmetic_view),
-        api_name="lecture_arithmetic",
-        concurrency_id="model",
-        preprocess=False,  # lecture_arithmetic() checks every value: an API client may send anything
-    )
-    projection_button.click(
-        lecture_projection,
-        [arithmetic_pairs, model_picker, projection_layer_slider],
-        list(projection_view),
-        api_name="lecture_projection",
-        concurrency_id="model",
-        preprocess=False,  # lecture_projection() checks every value: an API client may send anything
-    )
+    for button, compute, inputs, view in (
+        (
+            lecture_button,
+            lecture_context,
+            [lecture_sentences, lecture_target, model_picker, lecture_layer_slider],
+            lecture_view,
+        ),
+        (
+            arithmetic_button,
+            lecture_arithmetic,
+            [arithmetic_pairs, model_picker, arithmetic_layer_slider],
+            arithmetic_view,
+        ),
+        (
+            projection_button,
+            lecture_projection,
+            [arithmetic_pairs, model_picker, projection_layer_slider],
+            projection_view,
+        ),
+    ):
+        button.click(
+            compute,
+            inputs,
+            list(view),
+            api_name=compute.__name__,
+            concurrency_id="model",
+            preprocess=False,  # each lecture callback checks every value: an API client may send anything
+        )
     for layer_slider, redraw, kept, outputs in (
         (
             lecture_layer_slider,

@@ -45,9 +45,9 @@ from qa_core.settings import (
     bound_of,
     choices,
     default_of,
-    described,
     require_bool,
     require_number,
+    require_text,
 )
 from qa_core.train import jobs as training
 from qa_core.train.config import TrainConfig
@@ -161,6 +161,11 @@ class TrainingView(NamedTuple):
     loss_plot: Any
     timer: Any
     model_picker: Any
+
+
+def within(value: float, low: int, high: int) -> int:
+    """A slider's value as a whole number inside the current model's range (another model may have fewer layers)."""
+    return min(max(int(value), low), high)
 
 
 def text(key: str, **values: Any) -> str:
@@ -583,7 +588,7 @@ def why_view(explanation: Explanation, trace: Trace, layer: int, head: int, hide
     """Every figure and table of the "why" tab from the explanation; ``layer`` and ``head`` count from 1."""
     lens, attention = explanation.lens, explanation.attention
     layers, heads, _ = attention.from_answer.shape
-    layer, head = min(max(layer, 1), layers), min(max(head, 1), heads)
+    layer, head = within(layer, 1, layers), within(head, 1, heads)
     return WhyView(
         layer=gr.Slider(maximum=layers, value=layer),
         head=gr.Slider(maximum=heads, value=head),
@@ -626,7 +631,7 @@ def head_figure(explanation: Explanation | None, layer: float, head: float, hide
         return gr.skip()
     attention = explanation.attention
     layers, heads, _ = attention.from_answer.shape
-    layer, head = min(max(int(layer), 1), layers), min(max(int(head), 1), heads)
+    layer, head = within(layer, 1, layers), within(head, 1, heads)
     return why_figures.attention_figure(attention, layer - 1, head - 1, hide_special=hide_special)
 
 
@@ -650,9 +655,7 @@ def lecture_default(engine: QAEngine) -> dict:
 def lecture_context(sentences: str, target: str, model: str | None, layer: float) -> LectureView:
     """The target's similarity across the sentences at every layer, computed once; blank: the model's example."""
     try:
-        for name, value in (("The sentences", sentences), ("The target", target)):
-            if not isinstance(value, str):
-                raise ValueError(f"{name} must be text, got {described(value)}.")
+        sentences, target = require_text("The sentences", sentences), require_text("The target", target)
         layer = int(require_number("layer", layer))
         name, engine = load_engine(model)
         blank = not sentences.strip() and not target.strip()
@@ -663,7 +666,7 @@ def lecture_context(sentences: str, target: str, model: str | None, layer: float
     except (ValueError, OSError) as error:
         raise refuse(error) from None
     layers = record.similarity.shape[0] - 1
-    layer = min(max(layer, 0), layers)
+    layer = within(layer, 0, layers)
     return LectureView(
         sentences=sentences if blank else gr.skip(),
         target=target if blank else gr.skip(),
@@ -693,7 +696,7 @@ def lecture_layer(record: ContextualEmbeddings | None, layer: float):
     """Another layer of the kept record: the slider runs no model."""
     if record is None:
         return gr.skip(), gr.skip()
-    layer = min(max(int(layer), 0), record.similarity.shape[0] - 1)
+    layer = within(layer, 0, record.similarity.shape[0] - 1)
     return (
         lecture_figures.similarity_figure(record, layer),
         lecture_figures.separation_figure(record, layer),
@@ -708,15 +711,14 @@ def word_pairs_view(
     The pairs and layer are checked here because an API client may send anything.
     """
     try:
-        if not isinstance(pairs, str):
-            raise ValueError(f"The word pairs must be text, got {described(pairs)}.")
+        require_text("The word pairs", pairs)
         layer = int(require_number("layer", layer))
         name, engine = load_engine(model)
         blank = not pairs.strip()
         record = compute(engine, lecture.parse_pairs(WORD_PAIRS if blank else pairs))
     except (ValueError, OSError) as error:
         raise refuse(error) from None
-    return name, record, min(max(layer, 0), record.layers), blank
+    return name, record, within(layer, 0, record.layers), blank
 
 
 def lecture_arithmetic(pairs: str, model: str | None, layer: float) -> ArithmeticView:
@@ -751,7 +753,7 @@ def arithmetic_layer(record: WordArithmetic | None, layer: float):
     """Another layer of the kept record: the slider runs no model."""
     if record is None:
         return gr.skip(), gr.skip()
-    layer = min(max(int(layer), 0), record.layers)
+    layer = within(layer, 0, record.layers)
     return (
         lecture_figures.accuracy_figure(record, layer),
         lecture_figures.neighbour_table(record, layer),
@@ -781,7 +783,7 @@ def projection_layer(record: WordProjection | None, layer: float):
     """Another layer of the kept record: the slider runs no model."""
     if record is None:
         return gr.skip()
-    return lecture_figures.projection_figure(record, min(max(int(layer), 0), record.layers))
+    return lecture_figures.projection_figure(record, within(layer, 0, record.layers))
 
 
 def slider(record: type, name: str, label: str, **options: Any) -> gr.Slider:

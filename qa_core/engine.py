@@ -30,7 +30,7 @@ from .postprocess import (
     window_spans,
 )
 from .records import Answer, Candidate, Trace, Window, WindowTrace
-from .settings import AnswerSettings, RequestLimits, WindowSettings, bound_of, described
+from .settings import AnswerSettings, RequestLimits, WindowSettings, bound_of, require_text
 from .windows import PairEncoding, encode_pairs, make_windows, max_context_mask
 
 log = logging.getLogger(__name__)
@@ -44,8 +44,8 @@ def validate_pair(question: str, context: str, limits: RequestLimits | None = No
     would otherwise fail deep inside with an AttributeError that tells the client nothing.
     """
     for name, value in (("question", question), ("paragraph", context)):
-        if value is not None and not isinstance(value, str):  # None reads as empty, below
-            raise ValueError(f"The {name} must be text, got {described(value)}.")
+        if value is not None:  # None reads as empty, below
+            require_text(f"The {name}", value)
     if not question or not question.strip():
         raise ValueError("The question is empty: type a question about the paragraph.")
     if not context or not context.strip():

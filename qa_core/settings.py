@@ -112,6 +112,13 @@ def require_bool(name: str, value: Any) -> bool:
     return value
 
 
+def require_text(name: str, value: Any) -> str:
+    """``value`` if it is text: a number or a list where text belongs would fail later with a useless error."""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be text, got {described(value)}.")
+    return value
+
+
 @dataclass(frozen=True)
 class WindowSettings:
     """How a (question, paragraph) pair is cut into windows.

@@ -24,6 +24,7 @@ from .checkpoints import default_checkpoint
 from .data import DataError, Example, load_data
 from .engine import QAEngine
 from .files import write_text_atomically
+from .records import Answer
 from .settings import AnswerSettings, SpanRules, WindowSettings, default_of, help_of
 
 CHUNK = 64  # questions per engine call: windows of neighbouring questions share batches
@@ -84,16 +85,21 @@ def load_from_args(args: argparse.Namespace) -> ModelRun:
     return ModelRun(engine, examples, settings)
 
 
-def predict(engine: QAEngine, examples: Sequence[Example], settings: AnswerSettings) -> dict[str, str]:
-    """Answer text by question id, with a progress bar on stderr."""
-    predictions: dict[str, str] = {}
+def answer_all(engine: QAEngine, examples: Sequence[Example], settings: AnswerSettings) -> list[Answer]:
+    """The engine's answer to every example, in order, with a progress bar on stderr."""
+    answers: list[Answer] = []
     with tqdm(total=len(examples), unit="q", file=sys.stderr, desc="answering") as bar:
         for c in range(0, len(examples), CHUNK):
             chunk = examples[c : c + CHUNK]
-            answers = engine.answer_many([(e.question, e.context) for e in chunk], settings)
-            predictions.update({e.id: a.text for e, a in zip(chunk, answers, strict=True)})
+            answers += engine.answer_many([(e.question, e.context) for e in chunk], settings)
             bar.update(len(chunk))
-    return predictions
+    return answers
+
+
+def predict(engine: QAEngine, examples: Sequence[Example], settings: AnswerSettings) -> dict[str, str]:
+    """Answer text by question id (SQuAD's predictions format)."""
+    answers = answer_all(engine, examples, settings)
+    return {e.id: a.text for e, a in zip(examples, answers, strict=True)}
 
 
 def homework_csv(predictions: dict[str, str]) -> str:

@@ -375,3 +375,77 @@ class WordProjection:
     @property
     def layers(self) -> int:
         return self.points.shape[0] - 1
+
+
+# ---------------------------------------------------------------- lessons
+
+
+@dataclass(frozen=True)
+class RunScores:
+    """EM and F1 in percent over ``n`` questions (the figures' copy of ``metrics.Scores``)."""
+
+    exact_match: float
+    f1: float
+    n: int
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """A point of a learning curve: the training loss and, where it was measured, EM/F1 on the slice."""
+
+    step: int
+    loss: float | None
+    scores: RunScores | None = None
+
+
+@dataclass(frozen=True)
+class PositionBin:
+    """EM/F1 of the questions whose answer starts in one part of its inference window.
+
+    ``low`` and ``high`` are shares of the window's paragraph tokens: 0 is its first, 1 its last.
+    """
+
+    low: float
+    high: float
+    scores: RunScores
+
+
+@dataclass(frozen=True)
+class ExperimentRun:
+    """One training run of the reference experiments, as it was measured."""
+
+    name: str
+    about: str
+    lessons: tuple[str, ...]
+    command: str  # the training command that reproduces it
+    seconds: float
+    curve: tuple[CurvePoint, ...]
+    final: RunScores
+    by_position: tuple[PositionBin, ...]
+
+
+@dataclass(frozen=True)
+class PostProcessingEffect:
+    """One model answering the same questions with the homework's post-processing rules on and off."""
+
+    run: str
+    on: RunScores
+    off: RunScores
+    reversed: int  # answers whose best start came after their best end: empty text without the rules
+    too_long: int  # answers longer than max_answer_length tokens without the rules
+    changed: int  # answers whose text differs between the two
+
+
+@dataclass(frozen=True)
+class Experiments:
+    """The reference experiments: how they were run and what they measured."""
+
+    command: str
+    machine: str
+    created: str
+    recipe: dict[str, object]
+    runs: tuple[ExperimentRun, ...]
+    post_processing: PostProcessingEffect | None
+
+    def run(self, name: str) -> ExperimentRun | None:
+        return next((r for r in self.runs if r.name == name), None)

@@ -15,6 +15,7 @@ Placement = Literal["random", "centre"]  # where the answer sits inside a traini
 Schedule = Literal["linear", "constant"]  # the learning rate after warm-up
 WindowScores = Literal["logits", "softmax"]  # how spans of different windows are compared
 AttributionMethod = Literal["gradient x input", "integrated gradients"]  # how a span is explained
+Init = Literal["pretrained", "random"]  # the encoder's weights before fine-tuning
 
 
 def choices(kind: Any) -> tuple[str, ...]:
@@ -160,6 +161,12 @@ class SpanRules:
         "How spans of different windows compare: raw start + end scores (BERT's run_squad) or "
         "per-window probabilities (the transformers pipeline).",
         kind=WindowScores,
+    )
+    post_processing: bool = setting(
+        True,
+        "Reject spans that end before they start or run over max_answer_length (the homework's "
+        "post-processing); off, the best start and the best end are taken as they are, and a reversed "
+        "pair answers with empty text, as the homework's sample code did.",
     )
 
     def __post_init__(self) -> None:

@@ -13,7 +13,17 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from ..metrics import Scores
-from ..settings import Bound, Placement, Schedule, WindowSettings, bound_of, default_of, problems, setting
+from ..settings import (
+    Bound,
+    Init,
+    Placement,
+    Schedule,
+    WindowSettings,
+    bound_of,
+    default_of,
+    problems,
+    setting,
+)
 
 COMMAND = "python -m qa_core.train"  # shipped model cards record runs as this command
 SaveDtype = Literal["float32", "float16"]  # precision of the saved weights
@@ -36,6 +46,12 @@ class TrainConfig:
         MISSING, "Training files (SQuAD JSON or the homework's JSON, .json or .json.gz)."
     )
     out: str = setting(MISSING, "Folder for the finished model (written atomically).")
+    init: Init = setting(
+        "pretrained",
+        "Start from the base's pre-trained weights, or from random weights of the same architecture "
+        "(to see what pre-training is worth).",
+        kind=Init,
+    )
     eval: str | None = setting(None, "File for periodic EM/F1 during training.")
     work_dir: str | None = setting(None, "Trainer checkpoints for resuming (default: runs/<name of --out>).")
     max_length: int = setting(
@@ -43,6 +59,11 @@ class TrainConfig:
     )
     doc_stride: int = _answering("doc_stride", "Tokens shared by consecutive windows when evaluating.")
     max_question_length: int = _answering("max_question_length", "Question tokens kept; longer ones are cut.")
+    eval_max_length: int = _answering(
+        "max_length",
+        "Tokens per window when measuring EM/F1: the answering default, or this run's --max_length to "
+        "measure on windows like the training ones.",
+    )
     epochs: float = setting(1.0, "Passes over the training questions.", Bound(0, None, 0.1, "epochs"))
     max_steps: int = setting(
         0,
@@ -98,8 +119,12 @@ class TrainConfig:
     )
 
     def eval_windows(self) -> WindowSettings:
-        """The windows EM/F1 is measured on: the answering defaults, with this run's stride and question limit."""
-        return WindowSettings(doc_stride=self.doc_stride, max_question_length=self.max_question_length)
+        """The windows EM/F1 is measured on: this run's evaluation length, stride and question limit."""
+        return WindowSettings(
+            max_length=self.eval_max_length,
+            doc_stride=self.doc_stride,
+            max_question_length=self.max_question_length,
+        )
 
     def trainer_max_steps(self) -> int:
         """The Trainer's max_steps: -1 (train for the epochs) for any value up to 0."""

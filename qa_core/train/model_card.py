@@ -126,9 +126,13 @@ def render(folder: Path, name: str | None = None) -> None:
 
 def _made_from(config: dict) -> list[str]:
     """The base and the training data, with their licences: the model inherits the data's share-alike terms."""
+    architecture_only = (
+        " (its architecture only: trained from random weights)" if config.get("init") == "random" else ""
+    )
     return [
         "## Made from",
-        f"- Base encoder: `{config.get('base', '?')}` ({_licence(config.get('base', ''), BASE_LICENCES)})",
+        f"- Base encoder: `{config.get('base', '?')}` ({_licence(config.get('base', ''), BASE_LICENCES)})"
+        + architecture_only,
         *[
             f"- Training data: `{Path(f).name}` ({_licence(f, DATA_LICENCES)}){_repeats(n)}"
             for f, n in Counter(config.get("train", [])).items()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 from transformers import (
+    AutoConfig,
     AutoModelForQuestionAnswering,
     AutoTokenizer,
     PreTrainedTokenizerBase,
@@ -31,6 +32,7 @@ from ..base_models.build import resolve_base
 from ..data import Example, load_examples
 from ..files import write_folder_atomically
 from ..metrics import Scores
+from ..settings import Init
 from .callbacks import Cancellation, Evaluation, ProgressReport, TimeBudget
 from .config import StopSignal, TrainConfig, TrainProgress, TrainResult, check_config, defaults
 from .curve import FILE_NAME as CURVE_FILE
@@ -53,7 +55,7 @@ def run(
     torch.manual_seed(config.seed)
     base = resolve_base(config.base)
     tokenizer = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForQuestionAnswering.from_pretrained(base, use_safetensors=True, dtype=torch.float32)
+    model = load_model(base, config.init)
     freeze(model, config.freeze_embeddings, config.freeze_layers)
     work_dir = work_folder(config)
     evaluation = evaluation_callback(config, tokenizer, LearningCurve.continuing(work_dir / CURVE_FILE, base))
@@ -80,6 +82,15 @@ def run(
     final = evaluation.measure(steps) if evaluation is not None else None
     save(trainer, config, work_dir, steps, seconds, final)
     return TrainResult(Path(config.out), steps, seconds, final, cancelled=False)
+
+
+def load_model(base: str, init: Init) -> torch.nn.Module:
+    """The base with its pre-trained weights, or the same architecture freshly initialised (seeded by the caller)."""
+    if init == "random":
+        return AutoModelForQuestionAnswering.from_config(
+            AutoConfig.from_pretrained(base), dtype=torch.float32
+        )
+    return AutoModelForQuestionAnswering.from_pretrained(base, use_safetensors=True, dtype=torch.float32)
 
 
 def work_folder(config: TrainConfig) -> Path:

@@ -26,12 +26,32 @@ from typing import Any, NamedTuple
 
 import gradio as gr
 
-from qa_core import checkpoints, figures, int8, lecture, lecture_figures, why, why_figures
+from qa_core import (
+    checkpoints,
+    figures,
+    int8,
+    lecture,
+    lecture_figures,
+    lessons,
+    lessons_figures,
+    why,
+    why_figures,
+)
 from qa_core.base_models.build import base_states
 from qa_core.engine import QAEngine
+from qa_core.experiments import results as experiment_results
 from qa_core.files import write_text_atomically
 from qa_core.model_cache import ModelCache
-from qa_core.records import Answer, ContextualEmbeddings, Explanation, Trace, WordArithmetic, WordProjection
+from qa_core.records import (
+    Answer,
+    ContextualEmbeddings,
+    Experiments,
+    Explanation,
+    RunCurve,
+    Trace,
+    WordArithmetic,
+    WordProjection,
+)
 from qa_core.settings import (
     AnswerSettings,
     AttributionMethod,
@@ -45,12 +65,15 @@ from qa_core.settings import (
     bound_of,
     choices,
     default_of,
+    described,
     require_bool,
     require_number,
     require_text,
 )
 from qa_core.train import jobs as training
 from qa_core.train.config import TrainConfig
+from qa_core.train.curve import FILE_NAME as CURVE_FILE
+from qa_core.train.curve import curve_points
 
 ASSETS = Path(__file__).parent / "assets"
 EXAMPLES = json.loads((ASSETS / "examples.json").read_text(encoding="utf-8"))
@@ -154,6 +177,19 @@ class ProjectionView(NamedTuple):
     note: Any
     csv: Any
     record: Any
+
+
+class PlacementView(NamedTuple):
+    """What "where the answer sits in a training window" fills in."""
+
+    windows: Any
+    histogram: Any
+    note: Any
+
+
+class CompareView(NamedTuple):
+    plot: Any
+    csv: Any
 
 
 class TrainingView(NamedTuple):
@@ -786,11 +822,115 @@ def projection_layer(record: WordProjection | None, layer: float):
     return lecture_figures.projection_figure(record, within(layer, 0, record.layers))
 
 
+def shipped_experiments() -> Experiments | None:
+    """The reference experiments the Lessons tab draws; a missing or damaged file leaves that part empty."""
+    try:
+        return experiment_results.read()
+    except (OSError, ValueError) as error:
+        log.warning("no reference experiments to show: %s", error)
+        return None
+
+
+def lesson_runs(lesson: str) -> list[str]:
+    """The reference runs that are the sides of one lesson."""
+    return [r.name for r in EXPERIMENTS.runs if lesson in r.lessons] if EXPERIMENTS else []
+
+
+def lessons_windows(
+    data_file: str | None, number: float, model: str | None, max_length: float, draws: float
+) -> PlacementView:
+    """The training windows of one question under each placement, and the placements over the whole file."""
+    try:
+        number, draws = int(require_number("question number", number)), int(require_number("draws", draws))
+        max_length = int(require_number("max_length", max_length))  # its range: the slider's own check
+        upload = training.load_upload(data_file or str(training.SAMPLE_DATA))
+        examples = upload.examples
+        if not 1 <= number <= len(examples):
+            raise ValueError(f"question number must be 1 to {len(examples)}, got {number}.")
+        name, engine = load_engine(model)
+        draws_record = lessons.placement_draws(engine.tokenizer, examples[number - 1], max_length, draws)
+        histogram = lessons.placement_histogram(engine.tokenizer, examples, max_length)
+    except (ValueError, OSError) as error:
+        raise refuse(error) from None
+    return PlacementView(
+        windows=lessons_figures.placement_figure(draws_record),
+        histogram=lessons_figures.placement_histogram_figure(histogram),
+        note=text(
+            "lessons.windows_note",
+            number=number,
+            count=len(examples),
+            question=draws_record.question,
+            model=name,
+        ),
+    )
+
+
+def lesson_numbers(experiments: Experiments, runs: list[str]) -> dict[str, float]:
+    """The final EM and F1 of a lesson's runs, by name, for its explanation: ``centre_f1``, ``reference_em``."""
+    numbers = {}
+    for name in runs:
+        run = experiments.run(name)
+        key = name.replace("-", "_")
+        numbers |= {f"{key}_em": run.final.exact_match, f"{key}_f1": run.final.f1}
+    return numbers
+
+
+def post_processing_numbers(experiments: Experiments) -> dict[str, float]:
+    effect = experiments.post_processing
+    return {
+        "on_em": effect.on.exact_match,
+        "off_em": effect.off.exact_match,
+        "reversed": effect.reversed,
+        "too_long": effect.too_long,
+        "changed": effect.changed,
+        "n": effect.on.n,
+    }
+
+
+def run_curves() -> dict[str, RunCurve]:
+    """Every learning curve there is to compare: the reference runs, then each model folder that kept one."""
+    curves = {
+        text("lessons.reference_run", name=r.name): RunCurve(r.name, r.curve)
+        for r in (EXPERIMENTS.runs if EXPERIMENTS else ())
+    }
+    for name in model_names():
+        points = curve_points(checkpoints.resolve(name)[1] / CURVE_FILE)
+        if points:
+            curves[name] = RunCurve(name, points, reference=False)
+    return curves
+
+
+def refresh_runs(chosen: list[str] | None):
+    names = list(run_curves())
+    return gr.CheckboxGroup(choices=names, value=[n for n in chosen or [] if n in names])
+
+
+def compare_runs(chosen: list[str]) -> CompareView:
+    """The chosen learning curves overlaid: loss and F1 against the training windows seen."""
+    try:
+        if not isinstance(chosen, list) or not all(isinstance(c, str) for c in chosen):
+            raise ValueError(f"runs must be a list of run names, got {described(chosen)}.")
+        curves = run_curves()
+        if unknown := [c for c in chosen if c not in curves]:
+            raise ValueError(
+                f"no run named {', '.join(map(repr, unknown))}; the runs are: {', '.join(curves)}."
+            )
+    except ValueError as error:
+        raise refuse(error) from None
+    picked = [curves[c] for c in chosen]
+    return CompareView(
+        plot=lessons_figures.curves_figure(picked),
+        csv=write_csv("curves", str(abs(hash(tuple(chosen)))), lessons_figures.curves_table(picked)),
+    )
+
+
 def slider(record: type, name: str, label: str, **options: Any) -> gr.Slider:
     """A slider whose range, step and starting value are the setting's own."""
     bound = bound_of(record, name)
     return gr.Slider(bound.low, bound.high, default_of(record, name), step=bound.step, label=label, **options)
 
+
+EXPERIMENTS = shipped_experiments()
 
 with gr.Blocks(title=text("page.title")) as demo:
     gr.Markdown(text("page.intro"))
@@ -1051,6 +1191,68 @@ with gr.Blocks(title=text("page.title")) as demo:
         )
         gr.Markdown(text("explain.projection"))
 
+    with gr.Tab(text("tab.lessons"), id="lessons"):
+        gr.Markdown(text("lessons.intro"))
+        gr.Markdown(text("lessons.windows_intro"))
+        with gr.Row():
+            with gr.Column(scale=2):
+                lessons_file = gr.File(label=text("lessons.file"), file_types=[".json", ".gz"])
+            with gr.Column(scale=1, min_width=NARROW_MIN_WIDTH):
+                lessons_number = gr.Number(1, label=text("lessons.question_number"), precision=0, minimum=1)
+                lessons_length = gr.Slider(
+                    bound_of(TrainConfig, "max_length").low,
+                    bound_of(TrainConfig, "max_length").high,
+                    128,
+                    step=bound_of(TrainConfig, "max_length").step,
+                    label=text("lessons.max_length"),
+                )
+                lessons_draws = gr.Slider(1, lessons.MAX_DRAWS, 5, step=1, label=text("lessons.draws"))
+                lessons_button = gr.Button(
+                    text("lessons.windows_button"), variant="primary", elem_id="lessons-button"
+                )
+        placement_view = PlacementView(
+            note=gr.Markdown(elem_id="lessons-note"),
+            windows=gr.Plot(label=text("lessons.windows_plot"), elem_id="lessons-windows"),
+            histogram=gr.Plot(label=text("lessons.histogram_plot"), elem_id="lessons-histogram"),
+        )
+        if EXPERIMENTS is None:
+            gr.Markdown(text("lessons.missing"))
+        else:
+            gr.Markdown(
+                text("lessons.experiments_intro", machine=EXPERIMENTS.machine, command=EXPERIMENTS.command)
+            )
+            for lesson in ("placement", "schedule", "pretraining"):
+                runs = lesson_runs(lesson)
+                gr.Markdown(text(f"lessons.{lesson}", **lesson_numbers(EXPERIMENTS, runs)))
+                with gr.Row():
+                    gr.Plot(
+                        lessons_figures.curves_figure([RunCurve(r, EXPERIMENTS.run(r).curve) for r in runs])
+                    )
+                    gr.Plot(lessons_figures.final_scores_figure(EXPERIMENTS, runs))
+                if lesson == "placement":
+                    gr.Plot(lessons_figures.position_figure(EXPERIMENTS, runs), elem_id="lessons-position")
+            gr.Markdown(text("lessons.post_processing", **post_processing_numbers(EXPERIMENTS)))
+            gr.Dataframe(
+                lessons_figures.post_processing_table(EXPERIMENTS.post_processing),
+                interactive=False,
+                wrap=True,
+            )
+            gr.Dataframe(lessons_figures.runs_table(EXPERIMENTS), label=text("lessons.runs_table"), wrap=True)
+        gr.Markdown(text("lessons.compare_intro"))
+        with gr.Row():
+            compare_choices = gr.CheckboxGroup(
+                list(run_curves()), value=list(run_curves())[:2], label=text("lessons.compare_runs")
+            )
+            with gr.Column(scale=0, min_width=NARROW_MIN_WIDTH):
+                compare_button = gr.Button(
+                    text("lessons.compare_button"), variant="primary", elem_id="compare-button"
+                )
+                compare_refresh = gr.Button(text("lessons.compare_refresh"), size="sm")
+        compare_view = CompareView(
+            plot=gr.Plot(label=text("lessons.curves_plot"), elem_id="compare-plot"),
+            csv=gr.DownloadButton(text("lessons.compare_csv"), size="sm"),
+        )
+
     with gr.Tab(text("tab.fine_tune"), id="fine-tune"):
         gr.Markdown(
             text("train.intro", megabytes=training.MAX_UPLOAD_BYTES // 1_000_000)
@@ -1221,6 +1423,15 @@ with gr.Blocks(title=text("page.title")) as demo:
             show_progress="hidden",
             trigger_mode="always_last",
         )
+    lessons_button.click(
+        lessons_windows,
+        [lessons_file, lessons_number, model_picker, lessons_length, lessons_draws],
+        list(placement_view),
+        api_name="lessons_windows",
+        concurrency_id="model",
+    )
+    compare_button.click(compare_runs, compare_choices, list(compare_view), api_name="compare_runs")
+    compare_refresh.click(refresh_runs, compare_choices, compare_choices, api_visibility="private")
     gr.api(answer_api, api_name="answer", concurrency_id="model")
     refresh_button.click(refresh_models, model_picker, model_picker, api_name="models")
     window_picker.change(show_tokens, [last_answer, window_picker], token_table, api_visibility="private")

@@ -394,6 +394,7 @@ class CurvePoint:
     """A point of a learning curve: the training loss and, where it was measured, EM/F1 on the slice."""
 
     step: int
+    windows_seen: int  # training windows seen by then: runs with different batch sizes compare on it
     loss: float | None
     scores: RunScores | None = None
 
@@ -425,6 +426,15 @@ class ExperimentRun:
 
 
 @dataclass(frozen=True)
+class RunCurve:
+    """A learning curve to compare: a reference run or a model fine-tuned in the app."""
+
+    name: str
+    points: tuple[CurvePoint, ...]
+    reference: bool = True
+
+
+@dataclass(frozen=True)
 class PostProcessingEffect:
     """One model answering the same questions with the homework's post-processing rules on and off."""
 
@@ -449,3 +459,43 @@ class Experiments:
 
     def run(self, name: str) -> ExperimentRun | None:
         return next((r for r in self.runs if r.name == name), None)
+
+
+@dataclass(frozen=True)
+class PlacedWindow:
+    """One training window cut around an answer: paragraph tokens [first, end) and the characters they cover."""
+
+    placement: str
+    draw: int  # 0 for the centred window; 1, 2, ... for the random draws
+    first: int
+    end: int  # exclusive
+    start_char: int
+    end_char: int  # exclusive
+
+
+@dataclass(frozen=True)
+class PlacementDraws:
+    """The windows training cuts for one question under each placement (the training code's own windows)."""
+
+    question: str
+    context: str
+    answer_tokens: tuple[int, int]  # first and last paragraph token of the answer
+    answer_chars: tuple[int, int]  # its characters, end exclusive
+    paragraph_tokens: int
+    room: int  # paragraph tokens a window holds beside this question
+    windows: tuple[PlacedWindow, ...]
+
+
+@dataclass(frozen=True)
+class PlacementHistogram:
+    """Where the answer starts inside its training window, over a whole file, for each placement.
+
+    Positions are shares of the window's paragraph tokens (0: its first token, 1: its last);
+    ``fits_one_window`` counts the questions whose paragraph is no longer than a window, where
+    placement has nothing to choose.
+    """
+
+    max_length: int
+    positions: dict[str, np.ndarray]  # placement -> (n,) positions
+    fits_one_window: int
+    questions: int

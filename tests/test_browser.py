@@ -249,3 +249,17 @@ def test_the_lecture_tab_projects_the_word_pairs_in_two_colours(page):
     plot.get_by_text("Word pairs at layer 2").wait_for()
     assert "24 pairs" in page.locator("#projection-note").inner_text()
     assert page.evaluate(MISPLACED_TEXT)["found"] == []
+
+
+def test_the_lessons_tab_shows_the_reference_runs_and_cuts_training_windows(page):
+    page.get_by_role("tab", name="Lessons").click()
+    page.locator("#lessons-position .js-plotly-plot").wait_for()
+    assert "EM by where the answer sits" in page.locator("#lessons-position").inner_text()
+    page.locator("#lessons-button").click()
+    page.locator("#lessons-windows .js-plotly-plot").wait_for()
+    assert "centred" in page.locator("#lessons-windows").inner_text()
+    page.locator("#lessons-histogram .js-plotly-plot").wait_for()
+    assert "Question 1 of 39" in page.locator("#lessons-note").inner_text()
+    page.locator("#compare-button").click()
+    page.locator("#compare-plot .js-plotly-plot").wait_for()
+    assert "Learning curves" in page.locator("#compare-plot").inner_text()

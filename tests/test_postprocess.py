@@ -258,3 +258,21 @@ def test_span_score_matrix_agrees_with_window_spans() -> None:
 def test_span_rules_reject_zero(field: str) -> None:
     with pytest.raises(ValueError, match=rf"^{field} must be at least 1 and at most \d+( tokens)?, got 0\.$"):
         SpanRules(**{field: 0})
+
+
+def test_without_post_processing_the_raw_argmaxes_answer_and_a_reversed_pair_is_empty() -> None:
+    """The homework's lesson: the best end ("cat") before the best start ("mat") gives no answer at all."""
+    n = len(OFFSETS)
+    start, end = _logits(n, p9=10.0), _logits(n, p5=10.0, p9=1.0)
+    off = best_spans(_spans(_window(), start, end, SpanRules(post_processing=False)), 1)[0]
+    assert (off.start_token, off.end_token, off.score) == (MAT, CAT, 20.0)
+    assert _text(off) == ""
+    on = best_spans(_spans(_window(), start, end), 1)[0]
+    assert _text(on) == "mat"
+
+
+def test_without_post_processing_the_length_limit_is_off_too() -> None:
+    n = len(OFFSETS)
+    start, end = _logits(n, p5=10.0), _logits(n, p9=10.0)
+    rules = SpanRules(max_answer_length=2, post_processing=False)
+    assert _text(best_spans(_spans(_window(), start, end, rules), 1)[0]) == "cat sat on the mat"

@@ -44,7 +44,9 @@ def run_from(data: dict[str, Any]) -> ExperimentRun:
         command=data["command"],
         seconds=data["seconds"],
         curve=tuple(
-            CurvePoint(p["step"], p["loss"], RunScores(**p["scores"]) if p.get("scores") else None)
+            CurvePoint(
+                p["step"], p["windows_seen"], p["loss"], RunScores(**p["scores"]) if p["scores"] else None
+            )
             for p in data["curve"]
         ),
         final=RunScores(**data["final"]),

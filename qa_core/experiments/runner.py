@@ -15,10 +15,11 @@ from pathlib import Path
 from ..data import Example, load_examples
 from ..engine import QAEngine
 from ..predict import answer_all
-from ..records import CurvePoint, ExperimentRun, Experiments, RunScores
+from ..records import CurvePoint, ExperimentRun, Experiments
 from ..settings import AnswerSettings
 from ..train.config import TrainConfig, TrainProgress, defaults
 from ..train.curve import FILE_NAME as CURVE_FILE
+from ..train.curve import curve_points
 from ..train.model_card import machine, train_command
 from ..train.run import run as train
 from . import results
@@ -71,7 +72,7 @@ def train_and_measure(recipe: Recipe, run: Run, work: Path, examples: list[Examp
         lessons=run.lessons,
         command=train_command(asdict(config), defaults()),
         seconds=trained["seconds"],
-        curve=_curve(trained["losses"], Path(config.out) / CURVE_FILE),
+        curve=_curve(trained["losses"], Path(config.out) / CURVE_FILE, config.batch_size * config.grad_accum),
         final=run_scores(answers, examples),
         by_position=by_position(answers, examples, positions),
     )
@@ -91,11 +92,11 @@ def _train(config: TrainConfig) -> tuple[dict[str, float], float]:
     return losses, round(outcome.seconds)
 
 
-def _curve(losses: dict[str, float], curve_file: Path) -> tuple[CurvePoint, ...]:
+def _curve(losses: dict[str, float], curve_file: Path, windows_per_step: int) -> tuple[CurvePoint, ...]:
     """Loss at every logged step, with EM/F1 at the steps the slice was measured."""
-    points = [json.loads(line) for line in curve_file.read_text().splitlines()]
-    measured = {p["step"]: RunScores(round(p["exact_match"], 2), round(p["f1"], 2), p["n"]) for p in points}
-    loss = {int(s): value for s, value in losses.items()} | {
-        p["step"]: p["loss"] for p in points if p["loss"]
-    }
-    return tuple(CurvePoint(s, loss.get(s), measured.get(s)) for s in sorted(set(loss) | set(measured)))
+    measured = {p.step: p for p in curve_points(curve_file)}
+    loss = {int(s): value for s, value in losses.items()} | {s: p.loss for s, p in measured.items() if p.loss}
+    return tuple(
+        CurvePoint(s, s * windows_per_step, loss.get(s), measured[s].scores if s in measured else None)
+        for s in sorted(set(loss) | set(measured))
+    )

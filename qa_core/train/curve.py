@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..records import CurvePoint, RunScores
+
 FILE_NAME = "learning_curve.jsonl"
 
 
@@ -46,3 +48,17 @@ class LearningCurve:
         kept = [line for line in lines if json.loads(line)["step"] <= self.offset_steps + step]
         if len(kept) < len(lines):
             self.path.write_text("".join(line + "\n" for line in kept))
+
+
+def curve_points(path: Path) -> tuple[CurvePoint, ...]:
+    """The measurements of a curve file (a model folder's ``learning_curve.jsonl``) as records to draw."""
+    points = [json.loads(line) for line in read_text(path).splitlines() if line.strip()]
+    return tuple(
+        CurvePoint(
+            p["step"],
+            p.get("windows_seen", 0),
+            p.get("loss"),
+            RunScores(round(p["exact_match"], 2), round(p["f1"], 2), p["n"]) if "f1" in p else None,
+        )
+        for p in points
+    )

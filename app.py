@@ -14,6 +14,8 @@ figure and table from ``qa_core.figures`` (drawn from the engine's trace, nothin
     QA_INT8=1 python app.py                           # every model in int8: faster on a CPU, EM within a point
 """
 
+import functools
+import inspect
 import json
 import logging
 import math
@@ -21,10 +23,12 @@ import os
 import tempfile
 import threading
 from collections.abc import Callable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import gradio as gr
+import pandas as pd
 
 from qa_core import (
     checkpoints,
@@ -80,8 +84,23 @@ EXAMPLES = json.loads((ASSETS / "examples.json").read_text(encoding="utf-8"))
 _LECTURE = json.loads((ASSETS / "lecture_examples.json").read_text(encoding="utf-8"))
 # sentence sets sharing a target, each line "group: sentence"; the first whose target a model knows is its default
 LECTURE_EXAMPLES = _LECTURE["contexts"]
-WORD_PAIRS = "\n".join(_LECTURE["word_pairs"])  # "Chinese English" a line, for embedding arithmetic
-TEXT: dict[str, str] = json.loads((ASSETS / "text" / "en.json").read_text(encoding="utf-8"))
+WORD_PAIRS = "\n".join(_LECTURE["word_pairs"])
+SAME_QUESTION = _LECTURE[
+    "same_question"
+]  # a paragraph and one question in Chinese and in English  # "Chinese English" a line, for embedding arithmetic
+LANGUAGES = {
+    "en": "English",
+    "zh-Hant": "繁體中文",
+}  # assets/text/<code>.json, and the name a reader looks for
+DEFAULT_LANGUAGE = "en"  # what API clients get, and the page until the browser says otherwise
+TEXTS: dict[str, dict[str, str]] = {
+    code: json.loads((ASSETS / "text" / f"{code}.json").read_text(encoding="utf-8")) for code in LANGUAGES
+}
+LANGUAGE: ContextVar[str] = ContextVar("language", default=DEFAULT_LANGUAGE)  # of the request being answered
+# the browser's first language picks the page's: any Chinese one gets the course's Traditional Chinese
+BROWSER_LANGUAGE = "() => (navigator.language || '').toLowerCase().startsWith('zh') ? 'zh-Hant' : 'en'"
+SHOWN: dict[str, tuple[str, dict[str, Any]]] = {}  # the English the page declares -> its key and values
+TEXT_PROPERTIES = ("label", "info", "value", "placeholder")  # where a component shows declared text
 LIMITS = RequestLimits(max_chars=20_000, max_windows=64)  # ~ 20k characters of Chinese at the defaults
 MAX_LOADED_MODELS = 3  # each multilingual model holds a few hundred MB; the least recently used is dropped
 QUEUE_SIZE = int(os.environ.get("QA_QUEUE_SIZE", "32"))  # more waiting are turned away, not kept in memory
@@ -192,6 +211,15 @@ class CompareView(NamedTuple):
     csv: Any
 
 
+class SameQuestionView(NamedTuple):
+    """What "the same question in two languages" fills in."""
+
+    note: Any
+    first_matrix: Any
+    second_matrix: Any
+    csv: Any
+
+
 class TrainingView(NamedTuple):
     status: Any
     loss_plot: Any
@@ -205,7 +233,71 @@ def within(value: float, low: int, high: int) -> int:
 
 
 def text(key: str, **values: Any) -> str:
-    return TEXT[key].format(**values) if values else TEXT[key]
+    """The page's words for ``key`` in the language of the request being answered."""
+    words = TEXTS[LANGUAGE.get()][key]
+    return words.format(**values) if values else words
+
+
+def shown(key: str, **values: Any) -> str:
+    """A text the page declares, in English, remembered so that switching the language can find and replace it."""
+    english = text(key, **values)
+    SHOWN[english] = (key, values)
+    return english
+
+
+def translatable(blocks: dict[int, Any]) -> list[tuple[Any, dict[str, tuple[str, dict[str, Any]]]]]:
+    """Every component that shows declared text, with the key (and values) of each such property."""
+    found = []
+    for block in blocks.values():
+        properties = {
+            name: SHOWN[value]
+            for name in TEXT_PROPERTIES
+            if isinstance(value := getattr(block, name, None), str) and value in SHOWN
+        }
+        if properties:
+            found.append((block, properties))
+    return found
+
+
+def switch_language(
+    shows_text: list[tuple[Any, dict[str, tuple[str, dict[str, Any]]]]], language: str
+) -> list:
+    """The chosen language, then every declared text of the page in it."""
+    code = language if language in TEXTS else DEFAULT_LANGUAGE
+    token = LANGUAGE.set(code)
+    try:
+        return [
+            code,
+            *(
+                gr.update(**{name: text(key, **values) for name, (key, values) in properties.items()})
+                for _, properties in shows_text
+            ),
+        ]
+    finally:
+        LANGUAGE.reset(token)
+
+
+def in_page_language(callback: Callable) -> Callable:
+    """``callback`` with the page's language as one more, last input, in which every text() inside it speaks.
+
+    The language is a ``gr.State``, so API clients never see the extra input and get English.
+    """
+
+    @functools.wraps(callback)
+    def localised(*inputs: Any) -> Any:
+        *values, language = inputs
+        token = LANGUAGE.set(language if language in TEXTS else DEFAULT_LANGUAGE)
+        try:
+            return callback(*values)
+        finally:
+            LANGUAGE.reset(token)
+
+    signature = inspect.signature(callback)
+    language = inspect.Parameter(
+        "language", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=DEFAULT_LANGUAGE, annotation=str
+    )
+    localised.__signature__ = signature.replace(parameters=[*signature.parameters.values(), language])
+    return localised
 
 
 def model_names() -> list[str]:
@@ -924,6 +1016,37 @@ def compare_runs(chosen: list[str]) -> CompareView:
     )
 
 
+def lecture_same_question(context: str, first: str, second: str, model: str | None) -> SameQuestionView:
+    """One question in two languages over one paragraph, both traced for their span matrices."""
+    try:
+        context, first = require_text("The paragraph", context), require_text("The Chinese question", first)
+        second = require_text("The English question", second)
+        name, engine = load_engine(model)
+        record = lecture.same_question(engine, context, (first, second), limits=LIMITS)
+    except (ValueError, OSError) as error:
+        raise refuse(error) from None
+    one, other = record.answers
+    verdict = (
+        text("lecture.same_span")
+        if record.same_span
+        else text("lecture.different_span", overlap=record.overlap)
+    )
+    table = pd.concat(
+        [
+            figures.nbest_table(a).assign(question=q)
+            for q, a in zip(record.questions, record.answers, strict=True)
+        ]
+    )
+    return SameQuestionView(
+        note=text(
+            "lecture.same_note", first=one.text or "∅", second=other.text or "∅", verdict=verdict, model=name
+        ),
+        first_matrix=figures.span_matrix_figure(one.trace),
+        second_matrix=figures.span_matrix_figure(other.trace),
+        csv=write_csv("same-question", str(abs(hash((context, first, second, name)))), table),
+    )
+
+
 def slider(record: type, name: str, label: str, **options: Any) -> gr.Slider:
     """A slider whose range, step and starting value are the setting's own."""
     bound = bound_of(record, name)
@@ -932,48 +1055,60 @@ def slider(record: type, name: str, label: str, **options: Any) -> gr.Slider:
 
 EXPERIMENTS = shipped_experiments()
 
-with gr.Blocks(title=text("page.title")) as demo:
-    gr.Markdown(text("page.intro"))
+with gr.Blocks(title=shown("page.title")) as demo:
+    with gr.Row():
+        gr.Markdown(shown("page.intro"))
+        language_picker = gr.Radio(
+            [(name, code) for code, name in LANGUAGES.items()],
+            value=DEFAULT_LANGUAGE,
+            show_label=False,
+            container=False,
+            scale=0,
+            min_width=200,
+            elem_id="language",
+        )
+    language = gr.State(DEFAULT_LANGUAGE)
     last_answer = gr.State(None, time_to_live=SESSION_TTL_S)
     last_model = gr.State(None, time_to_live=SESSION_TTL_S)
 
-    with gr.Tab(text("tab.ask"), id="ask"):
+    with gr.Tab(shown("tab.ask"), id="ask"):
         with gr.Row():
             with gr.Column(scale=3):
                 context_box = gr.Textbox(
-                    label=text("ask.paragraph"), lines=10, max_lines=30, elem_id="paragraph"
+                    label=shown("ask.paragraph"), lines=10, max_lines=30, elem_id="paragraph"
                 )
-                question_box = gr.Textbox(label=text("ask.question"), lines=1, elem_id="question")
+                question_box = gr.Textbox(label=shown("ask.question"), lines=1, elem_id="question")
             with gr.Column(scale=1):
                 model_picker = gr.Dropdown(
-                    model_names(), value=default_model(), label=text("ask.model"), elem_id="model"
+                    model_names(), value=default_model(), label=shown("ask.model"), elem_id="model"
                 )
-                refresh_button = gr.Button(text("ask.refresh"), size="sm")
-                with gr.Accordion(text("ask.advanced"), open=False):
-                    max_length = slider(WindowSettings, "max_length", text("ask.max_length"))
-                    doc_stride = slider(WindowSettings, "doc_stride", text("ask.doc_stride"))
-                    max_answer_length = slider(SpanRules, "max_answer_length", text("ask.max_answer_length"))
-                    n_best = slider(SpanRules, "n_best", text("ask.n_best"))
+                refresh_button = gr.Button(shown("ask.refresh"), size="sm")
+                with gr.Accordion(shown("ask.advanced"), open=False):
+                    max_length = slider(WindowSettings, "max_length", shown("ask.max_length"))
+                    doc_stride = slider(WindowSettings, "doc_stride", shown("ask.doc_stride"))
+                    max_answer_length = slider(SpanRules, "max_answer_length", shown("ask.max_answer_length"))
+                    n_best = slider(SpanRules, "n_best", shown("ask.n_best"))
                     use_max_context = gr.Checkbox(
                         default_of(SpanRules, "use_max_context"),
-                        label=text("ask.max_context"),
-                        info=text("ask.max_context_info"),
+                        label=shown("ask.max_context"),
+                        info=shown("ask.max_context_info"),
                     )
-                ask_button = gr.Button(text("ask.button"), variant="primary", elem_id="ask-button")
+                ask_button = gr.Button(shown("ask.button"), variant="primary", elem_id="ask-button")
         gr.Examples(
             [[e["context"], e["question"]] for e in EXAMPLES],
             inputs=[context_box, question_box],
             example_labels=[e["label"] for e in EXAMPLES],
+            label=shown("ask.examples"),
         )
         ask_view = AskView(
             highlighted=gr.HighlightedText(
-                label=text("ask.highlighted"), color_map=HIGHLIGHT_COLOURS, elem_id="highlighted"
+                label=shown("ask.highlighted"), color_map=HIGHLIGHT_COLOURS, elem_id="highlighted"
             ),
             summary=gr.Markdown(elem_id="answer-summary"),
-            ask_scores=gr.Plot(label=text("ask.scores_plot"), elem_id="ask-scores"),
+            ask_scores=gr.Plot(label=shown("ask.scores_plot"), elem_id="ask-scores"),
             nbest=gr.Dataframe(
                 headers=list(figures.NBEST_COLUMNS),
-                label=text("ask.nbest"),
+                label=shown("ask.nbest"),
                 interactive=False,
                 elem_id="nbest",
             ),
@@ -981,110 +1116,110 @@ with gr.Blocks(title=text("page.title")) as demo:
             answer=last_answer,
             model=last_model,
         )
-        with gr.Accordion(text("ask.how"), open=False):
-            gr.Markdown(text("explain.answer"))
-            gr.Markdown(text("explain.n_best"))
+        with gr.Accordion(shown("ask.how"), open=False):
+            gr.Markdown(shown("explain.answer"))
+            gr.Markdown(shown("explain.n_best"))
 
-    with gr.Tab(text("tab.inside"), id="inside") as inside_tab:
-        trace_note = gr.Markdown(text("inside.empty"), elem_id="trace-note")
-        gr.Markdown(text("inside.tokens_title"))
+    with gr.Tab(shown("tab.inside"), id="inside") as inside_tab:
+        trace_note = gr.Markdown(shown("inside.empty"), elem_id="trace-note")
+        gr.Markdown(shown("inside.tokens_title"))
         for key in ("input_ids", "token_type_ids", "attention_mask", "special_tokens"):
-            gr.Markdown(text(f"explain.{key}"))
-        window_picker = gr.Dropdown(label=text("inside.window"), choices=[], elem_id="window-picker")
+            gr.Markdown(shown(f"explain.{key}"))
+        window_picker = gr.Dropdown(label=shown("inside.window"), choices=[], elem_id="window-picker")
         token_table = gr.Dataframe(
             headers=list(figures.TOKEN_COLUMNS),
             interactive=False,
-            label=text("inside.token_table"),
+            label=shown("inside.token_table"),
             elem_id="token-table",
         )
-        gr.Markdown(text("inside.windows_title"))
-        gr.Markdown(text("explain.windows"))
-        windows_plot = gr.Plot(label=text("inside.windows_plot"), elem_id="windows-plot")
-        gr.Markdown(text("inside.scores_title"))
-        gr.Markdown(text("explain.scores"))
-        ask_view = ask_view._replace(scores=gr.Plot(label=text("inside.scores_plot"), elem_id="scores-plot"))
-        gr.Markdown(text("inside.matrix_title"))
-        gr.Markdown(text("explain.span_matrix"))
+        gr.Markdown(shown("inside.windows_title"))
+        gr.Markdown(shown("explain.windows"))
+        windows_plot = gr.Plot(label=shown("inside.windows_plot"), elem_id="windows-plot")
+        gr.Markdown(shown("inside.scores_title"))
+        gr.Markdown(shown("explain.scores"))
+        ask_view = ask_view._replace(scores=gr.Plot(label=shown("inside.scores_plot"), elem_id="scores-plot"))
+        gr.Markdown(shown("inside.matrix_title"))
+        gr.Markdown(shown("explain.span_matrix"))
         trace_view = TraceView(
             note=trace_note,
             window_picker=window_picker,
             token_table=token_table,
             windows_plot=windows_plot,
-            matrix_plot=gr.Plot(label=text("inside.matrix_plot"), elem_id="matrix-plot"),
+            matrix_plot=gr.Plot(label=shown("inside.matrix_plot"), elem_id="matrix-plot"),
         )
-        gr.Markdown(text("inside.playground"))
+        gr.Markdown(shown("inside.playground"))
         with gr.Row():
             playground_length = slider(
                 WindowSettings,
                 "max_length",
-                text("inside.playground_length"),
+                shown("inside.playground_length"),
                 elem_id="playground-length",
                 min_width=NARROW_MIN_WIDTH,
             )
             playground_stride = slider(
                 WindowSettings,
                 "doc_stride",
-                text("inside.playground_stride"),
+                shown("inside.playground_stride"),
                 elem_id="playground-stride",
                 min_width=NARROW_MIN_WIDTH,
             )
         playground_view = PlaygroundView(
             note=gr.Markdown(elem_id="playground-note"),
-            plot=gr.Plot(label=text("inside.playground_plot"), elem_id="playground-plot"),
+            plot=gr.Plot(label=shown("inside.playground_plot"), elem_id="playground-plot"),
         )
 
     allowed = training.training_allowed()
-    with gr.Tab(text("tab.why"), id="why"):
-        gr.Markdown(text("why.intro"))
+    with gr.Tab(shown("tab.why"), id="why"):
+        gr.Markdown(shown("why.intro"))
         with gr.Row():
             with gr.Column(scale=2, min_width=NARROW_MIN_WIDTH):
                 # any "window/start/end" is accepted, so an API client can explain a span of its choosing
                 why_span = gr.Dropdown(
-                    label=text("why.span"), choices=[], allow_custom_value=True, elem_id="why-span"
+                    label=shown("why.span"), choices=[], allow_custom_value=True, elem_id="why-span"
                 )
                 why_contrast = gr.Dropdown(
-                    label=text("why.contrast"),
+                    label=shown("why.contrast"),
                     choices=[],
                     value="",  # no comparison, also for an API client that leaves it out
                     allow_custom_value=True,
                     elem_id="why-contrast",
                 )
-                with gr.Accordion(text("why.cell"), open=False):
+                with gr.Accordion(shown("why.cell"), open=False):
                     with gr.Row():
-                        cell_start = gr.Number(0, label=text("why.cell_start"), precision=0, minimum=0)
-                        cell_end = gr.Number(0, label=text("why.cell_end"), precision=0, minimum=0)
-                    cell_button = gr.Button(text("why.cell_button"), size="sm")
+                        cell_start = gr.Number(0, label=shown("why.cell_start"), precision=0, minimum=0)
+                        cell_end = gr.Number(0, label=shown("why.cell_end"), precision=0, minimum=0)
+                    cell_button = gr.Button(shown("why.cell_button"), size="sm")
             with gr.Column(scale=1, min_width=NARROW_MIN_WIDTH):
                 why_method = gr.Radio(
                     list(choices(AttributionMethod)),
                     value=default_of(AttributionSettings, "method"),
-                    label=text("why.method"),
+                    label=shown("why.method"),
                 )
-                why_steps = slider(AttributionSettings, "steps", text("why.steps"))
-                why_button = gr.Button(text("why.button"), variant="primary", elem_id="why-button")
-        gr.Markdown(text("why.lens_title"))
-        gr.Markdown(text("explain.lens"))
-        why_lens_plot = gr.Plot(label=text("why.lens_plot"), elem_id="why-lens")
+                why_steps = slider(AttributionSettings, "steps", shown("why.steps"))
+                why_button = gr.Button(shown("why.button"), variant="primary", elem_id="why-button")
+        gr.Markdown(shown("why.lens_title"))
+        gr.Markdown(shown("explain.lens"))
+        why_lens_plot = gr.Plot(label=shown("why.lens_plot"), elem_id="why-lens")
         why_lens_table = gr.Dataframe(
-            label=text("why.lens_table"), interactive=False, headers=list(why_figures.LENS_COLUMNS)
+            label=shown("why.lens_table"), interactive=False, headers=list(why_figures.LENS_COLUMNS)
         )
-        gr.Markdown(text("why.attribution_title"))
-        gr.Markdown(text("explain.attribution"))
+        gr.Markdown(shown("why.attribution_title"))
+        gr.Markdown(shown("explain.attribution"))
         why_text = gr.HighlightedText(
-            label=text("why.attribution_text"), show_legend=True, elem_id="why-attribution-text"
+            label=shown("why.attribution_text"), show_legend=True, elem_id="why-attribution-text"
         )
         with gr.Row():
-            why_attribution_plot = gr.Plot(label=text("why.attribution_plot"), elem_id="why-attribution")
-            why_contrast_plot = gr.Plot(label=text("why.contrast_plot"), elem_id="why-contrast-plot")
-        gr.Markdown(text("why.attention_title"))
-        gr.Markdown(text("explain.attention"))
-        why_overview = gr.Plot(label=text("why.attention_overview"), elem_id="why-overview")
+            why_attribution_plot = gr.Plot(label=shown("why.attribution_plot"), elem_id="why-attribution")
+            why_contrast_plot = gr.Plot(label=shown("why.contrast_plot"), elem_id="why-contrast-plot")
+        gr.Markdown(shown("why.attention_title"))
+        gr.Markdown(shown("explain.attention"))
+        why_overview = gr.Plot(label=shown("why.attention_overview"), elem_id="why-overview")
         with gr.Row():
-            why_layer = gr.Slider(1, 12, 12, step=1, label=text("why.layer"), min_width=NARROW_MIN_WIDTH)
-            why_head = gr.Slider(1, 12, 1, step=1, label=text("why.head"), min_width=NARROW_MIN_WIDTH)
-            why_hide_special = gr.Checkbox(True, label=text("why.hide_special"), min_width=NARROW_MIN_WIDTH)
-        why_attention_plot = gr.Plot(label=text("why.attention_plot"), elem_id="why-attention")
-        gr.Markdown(text("why.export"))
+            why_layer = gr.Slider(1, 12, 12, step=1, label=shown("why.layer"), min_width=NARROW_MIN_WIDTH)
+            why_head = gr.Slider(1, 12, 1, step=1, label=shown("why.head"), min_width=NARROW_MIN_WIDTH)
+            why_hide_special = gr.Checkbox(True, label=shown("why.hide_special"), min_width=NARROW_MIN_WIDTH)
+        why_attention_plot = gr.Plot(label=shown("why.attention_plot"), elem_id="why-attention")
+        gr.Markdown(shown("why.export"))
         with gr.Row():
             why_view_ = WhyView(
                 layer=why_layer,
@@ -1097,133 +1232,154 @@ with gr.Blocks(title=text("page.title")) as demo:
                 overview=why_overview,
                 attention_plot=why_attention_plot,
                 explanation=gr.State(None, time_to_live=SESSION_TTL_S),
-                csv_lens=gr.DownloadButton(text("why.csv_lens"), size="sm"),
-                csv_attribution=gr.DownloadButton(text("why.csv_attribution"), size="sm"),
-                csv_attention=gr.DownloadButton(text("why.csv_attention"), size="sm"),
+                csv_lens=gr.DownloadButton(shown("why.csv_lens"), size="sm"),
+                csv_attribution=gr.DownloadButton(shown("why.csv_attribution"), size="sm"),
+                csv_attention=gr.DownloadButton(shown("why.csv_attention"), size="sm"),
             )
 
-    with gr.Tab(text("tab.lecture"), id="lecture"):
-        gr.Markdown(text("lecture.intro"))
+    with gr.Tab(shown("tab.lecture"), id="lecture"):
+        gr.Markdown(shown("lecture.intro"))
         with gr.Row():
             with gr.Column(scale=3):
                 lecture_sentences = gr.Textbox(
                     lecture_example_text(LECTURE_EXAMPLES[0]),
-                    label=text("lecture.sentences"),
-                    info=text("lecture.sentences_info"),
+                    label=shown("lecture.sentences"),
+                    info=shown("lecture.sentences_info"),
                     lines=10,
                     max_lines=lecture.MAX_SENTENCES,
                     elem_id="lecture-sentences",
                 )
             with gr.Column(scale=1, min_width=NARROW_MIN_WIDTH):
                 lecture_target = gr.Textbox(
-                    LECTURE_EXAMPLES[0]["target"], label=text("lecture.target"), elem_id="lecture-target"
+                    LECTURE_EXAMPLES[0]["target"], label=shown("lecture.target"), elem_id="lecture-target"
                 )
-                gr.Markdown(text("lecture.model"))
+                gr.Markdown(shown("lecture.model"))
                 lecture_button = gr.Button(
-                    text("lecture.button"), variant="primary", elem_id="lecture-button"
+                    shown("lecture.button"), variant="primary", elem_id="lecture-button"
                 )
         gr.Examples(
             [[lecture_example_text(e), e["target"]] for e in LECTURE_EXAMPLES],
             inputs=[lecture_sentences, lecture_target],
             example_labels=[e["label"] for e in LECTURE_EXAMPLES],
-            label=text("lecture.examples"),
+            label=shown("lecture.examples"),
         )
         lecture_layer_slider = slider(
-            ContextSettings, "layer", text("lecture.layer"), elem_id="lecture-layer"
+            ContextSettings, "layer", shown("lecture.layer"), elem_id="lecture-layer"
         )
         lecture_view = LectureView(
             sentences=lecture_sentences,
             target=lecture_target,
             layer=lecture_layer_slider,
             note=gr.Markdown(elem_id="lecture-note"),
-            heatmap=gr.Plot(label=text("lecture.heatmap"), elem_id="lecture-heatmap"),
-            separation=gr.Plot(label=text("lecture.separation"), elem_id="lecture-separation"),
-            csv=gr.DownloadButton(text("lecture.csv"), size="sm"),
+            heatmap=gr.Plot(label=shown("lecture.heatmap"), elem_id="lecture-heatmap"),
+            separation=gr.Plot(label=shown("lecture.separation"), elem_id="lecture-separation"),
+            csv=gr.DownloadButton(shown("lecture.csv"), size="sm"),
             record=gr.State(None, time_to_live=SESSION_TTL_S),
         )
-        gr.Markdown(text("explain.contextual"))
-        gr.Markdown(text("lecture.arithmetic_intro"))
+        gr.Markdown(shown("explain.contextual"))
+        gr.Markdown(shown("lecture.arithmetic_intro"))
         with gr.Row():
             with gr.Column(scale=3):
                 arithmetic_pairs = gr.Textbox(
                     WORD_PAIRS,
-                    label=text("lecture.arithmetic_pairs"),
-                    info=text("lecture.arithmetic_pairs_info"),
+                    label=shown("lecture.arithmetic_pairs"),
+                    info=shown("lecture.arithmetic_pairs_info"),
                     lines=8,
                     max_lines=20,
                     elem_id="arithmetic-pairs",
                 )
             with gr.Column(scale=1, min_width=NARROW_MIN_WIDTH):
-                gr.Markdown(text("lecture.arithmetic_model"))
+                gr.Markdown(shown("lecture.arithmetic_model"))
                 arithmetic_button = gr.Button(
-                    text("lecture.button"), variant="primary", elem_id="arithmetic-button"
+                    shown("lecture.button"), variant="primary", elem_id="arithmetic-button"
                 )
         arithmetic_layer_slider = slider(
-            ContextSettings, "layer", text("lecture.layer"), elem_id="arithmetic-layer"
+            ContextSettings, "layer", shown("lecture.layer"), elem_id="arithmetic-layer"
         )
         arithmetic_view = ArithmeticView(
             pairs=arithmetic_pairs,
             layer=arithmetic_layer_slider,
             note=gr.Markdown(elem_id="arithmetic-note"),
-            accuracy=gr.Plot(label=text("lecture.arithmetic_accuracy"), elem_id="arithmetic-accuracy"),
+            accuracy=gr.Plot(label=shown("lecture.arithmetic_accuracy"), elem_id="arithmetic-accuracy"),
             table=gr.Dataframe(
-                label=text("lecture.arithmetic_table"),
+                label=shown("lecture.arithmetic_table"),
                 interactive=False,
                 wrap=True,
                 elem_id="arithmetic-table",
             ),
-            csv=gr.DownloadButton(text("lecture.arithmetic_csv"), size="sm"),
+            csv=gr.DownloadButton(shown("lecture.arithmetic_csv"), size="sm"),
             record=gr.State(None, time_to_live=SESSION_TTL_S),
         )
-        gr.Markdown(text("explain.arithmetic"))
-        gr.Markdown(text("lecture.projection_intro"))
-        projection_button = gr.Button(text("lecture.projection_button"), elem_id="projection-button")
+        gr.Markdown(shown("explain.arithmetic"))
+        gr.Markdown(shown("lecture.projection_intro"))
+        projection_button = gr.Button(shown("lecture.projection_button"), elem_id="projection-button")
         projection_layer_slider = slider(
-            ContextSettings, "layer", text("lecture.layer"), elem_id="projection-layer"
+            ContextSettings, "layer", shown("lecture.layer"), elem_id="projection-layer"
         )
         projection_view = ProjectionView(
             pairs=arithmetic_pairs,
             layer=projection_layer_slider,
             note=gr.Markdown(elem_id="projection-note"),
-            plot=gr.Plot(label=text("lecture.projection_plot"), elem_id="projection-plot"),
-            csv=gr.DownloadButton(text("lecture.projection_csv"), size="sm"),
+            plot=gr.Plot(label=shown("lecture.projection_plot"), elem_id="projection-plot"),
+            csv=gr.DownloadButton(shown("lecture.projection_csv"), size="sm"),
             record=gr.State(None, time_to_live=SESSION_TTL_S),
         )
-        gr.Markdown(text("explain.projection"))
+        gr.Markdown(shown("explain.projection"))
+        gr.Markdown(shown("lecture.same_intro"))
+        with gr.Row():
+            same_context = gr.Textbox(
+                SAME_QUESTION["context"], label=shown("lecture.same_paragraph"), lines=5, scale=2
+            )
+            with gr.Column(scale=1, min_width=NARROW_MIN_WIDTH):
+                same_first = gr.Textbox(SAME_QUESTION["questions"][0], label=shown("lecture.same_first"))
+                same_second = gr.Textbox(SAME_QUESTION["questions"][1], label=shown("lecture.same_second"))
+                same_button = gr.Button(
+                    shown("lecture.same_button"), variant="primary", elem_id="same-button"
+                )
+        same_note = gr.Markdown(elem_id="same-note")
+        with gr.Row():  # side by side: the same cells light up when both questions mean the same
+            same_first_matrix = gr.Plot(label=shown("lecture.same_first_matrix"), elem_id="same-first")
+            same_second_matrix = gr.Plot(label=shown("lecture.same_second_matrix"), elem_id="same-second")
+        same_view = SameQuestionView(
+            note=same_note,
+            first_matrix=same_first_matrix,
+            second_matrix=same_second_matrix,
+            csv=gr.DownloadButton(shown("lecture.same_csv"), size="sm"),
+        )
 
-    with gr.Tab(text("tab.lessons"), id="lessons"):
-        gr.Markdown(text("lessons.intro"))
-        gr.Markdown(text("lessons.windows_intro"))
+    with gr.Tab(shown("tab.lessons"), id="lessons"):
+        gr.Markdown(shown("lessons.intro"))
+        gr.Markdown(shown("lessons.windows_intro"))
         with gr.Row():
             with gr.Column(scale=2):
-                lessons_file = gr.File(label=text("lessons.file"), file_types=[".json", ".gz"])
+                lessons_file = gr.File(label=shown("lessons.file"), file_types=[".json", ".gz"])
             with gr.Column(scale=1, min_width=NARROW_MIN_WIDTH):
-                lessons_number = gr.Number(1, label=text("lessons.question_number"), precision=0, minimum=1)
+                lessons_number = gr.Number(1, label=shown("lessons.question_number"), precision=0, minimum=1)
                 lessons_length = gr.Slider(
                     bound_of(TrainConfig, "max_length").low,
                     bound_of(TrainConfig, "max_length").high,
                     128,
                     step=bound_of(TrainConfig, "max_length").step,
-                    label=text("lessons.max_length"),
+                    label=shown("lessons.max_length"),
                 )
-                lessons_draws = gr.Slider(1, lessons.MAX_DRAWS, 5, step=1, label=text("lessons.draws"))
+                lessons_draws = gr.Slider(1, lessons.MAX_DRAWS, 5, step=1, label=shown("lessons.draws"))
                 lessons_button = gr.Button(
-                    text("lessons.windows_button"), variant="primary", elem_id="lessons-button"
+                    shown("lessons.windows_button"), variant="primary", elem_id="lessons-button"
                 )
         placement_view = PlacementView(
             note=gr.Markdown(elem_id="lessons-note"),
-            windows=gr.Plot(label=text("lessons.windows_plot"), elem_id="lessons-windows"),
-            histogram=gr.Plot(label=text("lessons.histogram_plot"), elem_id="lessons-histogram"),
+            windows=gr.Plot(label=shown("lessons.windows_plot"), elem_id="lessons-windows"),
+            histogram=gr.Plot(label=shown("lessons.histogram_plot"), elem_id="lessons-histogram"),
         )
         if EXPERIMENTS is None:
-            gr.Markdown(text("lessons.missing"))
+            gr.Markdown(shown("lessons.missing"))
         else:
             gr.Markdown(
-                text("lessons.experiments_intro", machine=EXPERIMENTS.machine, command=EXPERIMENTS.command)
+                shown("lessons.experiments_intro", machine=EXPERIMENTS.machine, command=EXPERIMENTS.command)
             )
             for lesson in ("placement", "schedule", "pretraining"):
                 runs = lesson_runs(lesson)
-                gr.Markdown(text(f"lessons.{lesson}", **lesson_numbers(EXPERIMENTS, runs)))
+                gr.Markdown(shown(f"lessons.{lesson}", **lesson_numbers(EXPERIMENTS, runs)))
                 with gr.Row():
                     gr.Plot(
                         lessons_figures.curves_figure([RunCurve(r, EXPERIMENTS.run(r).curve) for r in runs])
@@ -1231,101 +1387,107 @@ with gr.Blocks(title=text("page.title")) as demo:
                     gr.Plot(lessons_figures.final_scores_figure(EXPERIMENTS, runs))
                 if lesson == "placement":
                     gr.Plot(lessons_figures.position_figure(EXPERIMENTS, runs), elem_id="lessons-position")
-            gr.Markdown(text("lessons.post_processing", **post_processing_numbers(EXPERIMENTS)))
+            gr.Markdown(shown("lessons.post_processing", **post_processing_numbers(EXPERIMENTS)))
             gr.Dataframe(
                 lessons_figures.post_processing_table(EXPERIMENTS.post_processing),
                 interactive=False,
                 wrap=True,
             )
-            gr.Dataframe(lessons_figures.runs_table(EXPERIMENTS), label=text("lessons.runs_table"), wrap=True)
-        gr.Markdown(text("lessons.compare_intro"))
+            gr.Dataframe(
+                lessons_figures.runs_table(EXPERIMENTS), label=shown("lessons.runs_table"), wrap=True
+            )
+        gr.Markdown(shown("lessons.compare_intro"))
         with gr.Row():
             compare_choices = gr.CheckboxGroup(
-                list(run_curves()), value=list(run_curves())[:2], label=text("lessons.compare_runs")
+                list(run_curves()), value=list(run_curves())[:2], label=shown("lessons.compare_runs")
             )
             with gr.Column(scale=0, min_width=NARROW_MIN_WIDTH):
                 compare_button = gr.Button(
-                    text("lessons.compare_button"), variant="primary", elem_id="compare-button"
+                    shown("lessons.compare_button"), variant="primary", elem_id="compare-button"
                 )
-                compare_refresh = gr.Button(text("lessons.compare_refresh"), size="sm")
+                compare_refresh = gr.Button(shown("lessons.compare_refresh"), size="sm")
         compare_view = CompareView(
-            plot=gr.Plot(label=text("lessons.curves_plot"), elem_id="compare-plot"),
-            csv=gr.DownloadButton(text("lessons.compare_csv"), size="sm"),
+            plot=gr.Plot(label=shown("lessons.curves_plot"), elem_id="compare-plot"),
+            csv=gr.DownloadButton(shown("lessons.compare_csv"), size="sm"),
         )
 
-    with gr.Tab(text("tab.fine_tune"), id="fine-tune"):
+    with gr.Tab(shown("tab.fine_tune"), id="fine-tune"):
         gr.Markdown(
-            text("train.intro", megabytes=training.MAX_UPLOAD_BYTES // 1_000_000)
+            shown("train.intro", megabytes=training.MAX_UPLOAD_BYTES // 1_000_000)
             if allowed
-            else text("train.off")
+            else shown("train.off")
         )
         with gr.Row():
             with gr.Column():
                 train_base = gr.Dropdown(
                     list(training.BASES),
                     value=next(iter(training.BASES)),
-                    label=text("train.base"),
+                    label=shown("train.base"),
                     interactive=allowed,
                 )
                 base_notes_box = gr.Markdown(base_notes(), visible=allowed, elem_id="base-notes")
                 train_file = gr.File(
-                    label=text("train.file"), file_types=[".json", ".gz"], interactive=allowed
+                    label=shown("train.file"), file_types=[".json", ".gz"], interactive=allowed
                 )
-                train_name = gr.Textbox(label=text("train.name"), placeholder="my-model", interactive=allowed)
+                train_name = gr.Textbox(
+                    label=shown("train.name"), placeholder="my-model", interactive=allowed
+                )
             with gr.Column():
                 with gr.Row():
                     train_steps = gr.Number(
                         default_of(TrainConfig, "max_steps"),
-                        label=text("train.steps"),
+                        label=shown("train.steps"),
                         precision=0,
                         minimum=0,  # 0: train for the epochs (saved configs may also say -1)
                         interactive=allowed,
                     )
                     train_epochs = gr.Number(
                         default_of(TrainConfig, "epochs"),
-                        label=text("train.epochs"),
+                        label=shown("train.epochs"),
                         minimum=bound_of(TrainConfig, "epochs").low,
                         interactive=allowed,
                     )
                     train_lr = gr.Number(
                         default_of(TrainConfig, "learning_rate"),
-                        label=text("train.learning_rate"),
+                        label=shown("train.learning_rate"),
                         interactive=allowed,
                     )
-                train_batch = slider(TrainConfig, "batch_size", text("train.batch_size"), interactive=allowed)
+                train_batch = slider(
+                    TrainConfig, "batch_size", shown("train.batch_size"), interactive=allowed
+                )
                 train_length = slider(
-                    TrainConfig, "max_length", text("train.max_length"), interactive=allowed
+                    TrainConfig, "max_length", shown("train.max_length"), interactive=allowed
                 )
                 train_stride = slider(
-                    TrainConfig, "doc_stride", text("train.doc_stride"), interactive=allowed
+                    TrainConfig, "doc_stride", shown("train.doc_stride"), interactive=allowed
                 )
                 with gr.Row():
                     train_placement = gr.Radio(
                         list(choices(Placement)),
                         value=default_of(TrainConfig, "placement"),
-                        label=text("train.placement"),
+                        label=shown("train.placement"),
                         interactive=allowed,
                     )
                     train_schedule = gr.Radio(
                         list(choices(Schedule)),
                         value=default_of(TrainConfig, "schedule"),
-                        label=text("train.schedule"),
+                        label=shown("train.schedule"),
                         interactive=allowed,
                     )
         with gr.Row():
-            start_button = gr.Button(text("train.start"), variant="primary", interactive=allowed)
-            cancel_button = gr.Button(text("train.cancel"), variant="stop", interactive=allowed)
+            start_button = gr.Button(shown("train.start"), variant="primary", interactive=allowed)
+            cancel_button = gr.Button(shown("train.cancel"), variant="stop", interactive=allowed)
         training_status = gr.Markdown(elem_id="training-status")
         training_view = TrainingView(
             status=training_status,
-            loss_plot=gr.Plot(label=text("train.loss_plot")),
+            loss_plot=gr.Plot(label=shown("train.loss_plot")),
             timer=gr.Timer(POLL_SECONDS, active=False),
             model_picker=model_picker,
         )
-        gr.Markdown(text("explain.loss"))
+        gr.Markdown(shown("explain.loss"))
 
     ask_button.click(
-        ask,
+        in_page_language(ask),
         [
             question_box,
             context_box,
@@ -1335,6 +1497,7 @@ with gr.Blocks(title=text("page.title")) as demo:
             max_answer_length,
             n_best,
             use_max_context,
+            language,
         ],
         list(ask_view),
         api_name="ask",
@@ -1342,13 +1505,18 @@ with gr.Blocks(title=text("page.title")) as demo:
         # ask() checks every value itself: a slider's own preprocessing fails on text from an API client
         # with a TypeError that reaches the client as a bare "error"
         preprocess=False,
-    ).success(show_span_choices, last_answer, [why_span, why_contrast], api_name="why_spans").success(
-        show_trace, last_answer, list(trace_view), api_visibility="private"
+    ).success(
+        in_page_language(show_span_choices),
+        [last_answer, language],
+        [why_span, why_contrast],
+        api_name="why_spans",
+    ).success(
+        in_page_language(show_trace), [last_answer, language], list(trace_view), api_visibility="private"
     )
     ask_view.nbest.select(pick_nbest_row, last_answer, why_span, api_visibility="private")
     cell_button.click(use_cell, [last_answer, cell_start, cell_end], why_span, api_name="why_cell")
     why_button.click(
-        explain,
+        in_page_language(explain),
         [
             last_answer,
             last_model,
@@ -1359,6 +1527,7 @@ with gr.Blocks(title=text("page.title")) as demo:
             why_layer,
             why_head,
             why_hide_special,
+            language,
         ],
         list(why_view_),
         api_name="explain",
@@ -1391,10 +1560,16 @@ with gr.Blocks(title=text("page.title")) as demo:
             [arithmetic_pairs, model_picker, projection_layer_slider],
             projection_view,
         ),
+        (
+            same_button,
+            lecture_same_question,
+            [same_context, same_first, same_second, model_picker],
+            same_view,
+        ),
     ):
         button.click(
-            compute,
-            inputs,
+            in_page_language(compute),
+            [*inputs, language],
             list(view),
             api_name=compute.__name__,
             concurrency_id="model",
@@ -1424,8 +1599,8 @@ with gr.Blocks(title=text("page.title")) as demo:
             trigger_mode="always_last",
         )
     lessons_button.click(
-        lessons_windows,
-        [lessons_file, lessons_number, model_picker, lessons_length, lessons_draws],
+        in_page_language(lessons_windows),
+        [lessons_file, lessons_number, model_picker, lessons_length, lessons_draws, language],
         list(placement_view),
         api_name="lessons_windows",
         concurrency_id="model",
@@ -1447,8 +1622,8 @@ with gr.Blocks(title=text("page.title")) as demo:
     ]
     for trigger in (playground_length.change, playground_stride.change, inside_tab.select):
         trigger(
-            preview,
-            playground_inputs,
+            in_page_language(preview),
+            [*playground_inputs, language],
             list(playground_view),
             api_visibility="private",
             concurrency_id="model",
@@ -1457,7 +1632,7 @@ with gr.Blocks(title=text("page.title")) as demo:
         )
 
     start_button.click(
-        start_training,
+        in_page_language(start_training),
         [
             train_name,
             train_base,
@@ -1470,17 +1645,35 @@ with gr.Blocks(title=text("page.title")) as demo:
             train_stride,
             train_placement,
             train_schedule,
+            language,
         ],
         [training_status, training_view.timer],
         api_name="fine_tune",
     )
-    cancel_button.click(cancel_training, None, training_status, api_name="cancel_fine_tune")
+    cancel_button.click(
+        in_page_language(cancel_training), language, training_status, api_name="cancel_fine_tune"
+    )
     demo.load(refresh_models, model_picker, model_picker, api_visibility="private")
-    demo.load(base_notes, None, base_notes_box, api_visibility="private")  # a job may have built one since
-    for trigger, options in ((training_view.timer.tick, {"concurrency_limit": None}), (demo.load, {})):
+    # the page's language: the browser's unless the reader picks another; every declared text follows it
+    demo.load(None, None, language_picker, js=BROWSER_LANGUAGE)
+    shows_text = translatable(demo.blocks)
+    switched = language_picker.change(
+        functools.partial(switch_language, shows_text),
+        language_picker,
+        [language, *(block for block, _ in shows_text)],
+        api_visibility="private",
+        show_progress="hidden",
+    )
+    for trigger in (demo.load, switched.then):  # a job may have built a base encoder since the page loaded
+        trigger(in_page_language(base_notes), language, base_notes_box, api_visibility="private")
+    for trigger, options in (
+        (training_view.timer.tick, {"concurrency_limit": None}),
+        (demo.load, {}),
+        (switched.then, {}),
+    ):
         trigger(
-            poll_training,
-            model_picker,
+            in_page_language(poll_training),
+            [model_picker, language],
             list(training_view),
             api_visibility="private",
             show_progress="hidden",

@@ -3,7 +3,9 @@
 A word's input embedding is one fixed vector; after each layer its vector mixes in the rest of the
 sentence. Given sentences that share a target string (蘋果 the fruit and 蘋果 the company), this
 computes the target's vector in every sentence at every layer in one run of the encoder, and the cosine
-similarity of every pair, so a layer slider can show the meanings group without recomputing.
+similarity of every pair, so a layer slider can show the meanings group without recomputing. The same
+module holds the lecture's other two ideas: meaning across languages (word pairs, and one question
+asked in two languages) and embedding arithmetic.
 """
 
 from __future__ import annotations
@@ -14,7 +16,16 @@ import numpy as np
 import torch
 
 from .engine import QAEngine
-from .records import DIRECTIONS, TOP_K, ContextualEmbeddings, Offset, WordArithmetic, WordProjection
+from .records import (
+    DIRECTIONS,
+    TOP_K,
+    ContextualEmbeddings,
+    Offset,
+    SameQuestion,
+    WordArithmetic,
+    WordProjection,
+)
+from .settings import AnswerSettings, RequestLimits
 
 MAX_SENTENCES = 24  # a matrix a person can still read
 MAX_SENTENCE_CHARS = 300  # well inside every shipped model's 512 tokens
@@ -293,6 +304,18 @@ def word_projection(engine: QAEngine, pairs: tuple[tuple[str, str], ...]) -> Wor
         points=np.stack([points for points, _ in projected]),
         explained=np.stack([explained for _, explained in projected]),
     )
+
+
+def same_question(
+    engine: QAEngine,
+    context: str,
+    questions: tuple[str, str],
+    settings: AnswerSettings | None = None,
+    limits: RequestLimits | None = None,
+) -> SameQuestion:
+    """Both questions over the one paragraph, traced: multilingual BERT reads them into the same span, or not."""
+    answers = engine.answer_many([(q, context) for q in questions], settings, limits=limits, with_trace=True)
+    return SameQuestion(context, questions, (answers[0], answers[1]))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -377,6 +377,28 @@ class WordProjection:
         return self.points.shape[0] - 1
 
 
+@dataclass(frozen=True)
+class SameQuestion:
+    """One paragraph asked one question in two languages, each answer with its trace (for its span matrix)."""
+
+    context: str
+    questions: tuple[str, str]
+    answers: tuple[Answer, Answer]
+
+    @property
+    def same_span(self) -> bool:
+        first, second = self.answers
+        return (first.start, first.end) == (second.start, second.end)
+
+    @property
+    def overlap(self) -> float:
+        """Characters the two answers share, as a share of the longer one (1: the same span, 0: apart)."""
+        first, second = self.answers
+        shared = max(0, min(first.end, second.end) - max(first.start, second.start))
+        longest = max(first.end - first.start, second.end - second.start)
+        return shared / longest if longest else 0.0
+
+
 # ---------------------------------------------------------------- lessons
 
 

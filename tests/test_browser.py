@@ -8,6 +8,7 @@ where /usr/bin/chromium is missing.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -263,3 +264,54 @@ def test_the_lessons_tab_shows_the_reference_runs_and_cuts_training_windows(page
     page.locator("#compare-button").click()
     page.locator("#compare-plot .js-plotly-plot").wait_for()
     assert "Learning curves" in page.locator("#compare-plot").inner_text()
+
+
+WORDS = {
+    code: json.loads((REPO_ROOT / "assets" / "text" / f"{code}.json").read_text(encoding="utf-8"))
+    for code in ("en", "zh-Hant")
+}
+TABS = ("ask", "inside", "why", "lecture", "lessons", "fine_tune")
+
+
+def _fragment(value: str, code: str) -> str | None:
+    """The longest plain stretch of a text (no Markdown, code or placeholder), as it reads on the page.
+
+    A Chinese text's stretch must hold Chinese: an English term in brackets names the same thing in both.
+    """
+    parts = [p.strip() for p in re.split(r"[*`#\[\]\n{}_|()（）「」“”]", value)]
+    own = [p for p in parts if len(p) >= 12 and (code == "en" or re.search(r"[\u4e00-\u9fff]", p))]
+    return max(own, key=len, default=None)
+
+
+def _texts_on_every_tab(page, language: str) -> dict[str, set[str]]:
+    """Keys of each language whose words the page shows, visiting every tab (tabs render when opened)."""
+    seen: dict[str, set[str]] = {code: set() for code in WORDS}
+    for tab in TABS:
+        page.get_by_role("tab", name=WORDS[language][f"tab.{tab}"]).click()
+        page.wait_for_timeout(500)
+        body = page.evaluate("document.body.innerText")
+        for code, words in WORDS.items():
+            seen[code] |= {k for k, v in words.items() if (f := _fragment(v, code)) and f in body}
+    return seen
+
+
+def test_switching_to_chinese_leaves_no_english_text_and_the_page_still_answers(page):
+    before = _texts_on_every_tab(page, "en")
+    assert len(before["en"]) > 80 and not before["zh-Hant"]
+    page.locator("#language").get_by_text("繁體中文").click()
+    page.get_by_role("tab", name=WORDS["zh-Hant"]["tab.ask"]).wait_for()
+    after = _texts_on_every_tab(page, "zh-Hant")
+    assert after["en"] == set(), "every declared text follows the switch"
+    assert len(after["zh-Hant"]) > 50
+    page.get_by_role("tab", name=WORDS["zh-Hant"]["tab.ask"]).click()
+    ask(page, EXAMPLE)
+    summary = page.locator("#answer-summary").inner_text()
+    assert "機率" in summary, "text made after the switch speaks the chosen language too"
+
+
+def test_a_chinese_browser_gets_the_chinese_page(browser, app_url):
+    page = browser.new_page(locale="zh-TW")
+    page.goto(app_url)
+    page.get_by_role("tab", name=WORDS["zh-Hant"]["tab.lessons"]).wait_for()
+    assert page.locator("#language input:checked").get_attribute("value") == "zh-Hant"
+    page.close()

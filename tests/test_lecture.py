@@ -176,3 +176,28 @@ def test_the_command_prints_every_layer_of_the_sets_a_model_knows(tiny_bert_dir,
     out = capsys.readouterr().out
     assert "does not know '蘋果': skipped" in out, "the tiny WordPiece vocabulary has no 蘋果"
     assert "target 'bank'" in out or "does not know 'bank'" in out
+
+
+def test_one_question_in_two_forms_is_answered_over_one_paragraph_with_both_traces(engine):
+    paragraph = "the cat sat on the mat in paris"
+    record = lecture.same_question(engine, paragraph, ("where is the cat?", "where is the cat?"))
+    first, second = record.answers
+    assert first.trace is not None and second.trace is not None, "each answer keeps its span matrix"
+    assert paragraph[first.start : first.end] == first.text
+    assert record.same_span and record.overlap == 1.0, "the same question reads into the same span"
+    other = lecture.same_question(engine, paragraph, ("where is the cat?", "what sat on the mat?"))
+    assert other.same_span == (
+        (other.answers[0].start, other.answers[0].end) == (other.answers[1].start, other.answers[1].end)
+    )
+    assert 0.0 <= other.overlap <= 1.0
+
+
+def test_span_overlap_counts_shared_characters_of_the_longer_span():
+    from qa_core.records import Answer, SameQuestion
+
+    def answer(start: int, end: int) -> Answer:
+        return Answer("x" * (end - start), start, end, 0.0, 1.0, (), False)
+
+    assert SameQuestion("", ("a", "b"), (answer(0, 10), answer(5, 10))).overlap == 0.5
+    assert SameQuestion("", ("a", "b"), (answer(0, 4), answer(6, 10))).overlap == 0.0
+    assert not SameQuestion("", ("a", "b"), (answer(0, 4), answer(0, 5))).same_span

@@ -9,7 +9,7 @@ import string
 from qa_core.files import REPO_ROOT
 
 TEXT = json.loads((REPO_ROOT / "assets" / "text" / "en.json").read_text(encoding="utf-8"))
-USED = re.compile(r"""text\(\s*f?["']([a-z_.{}]+)["']""")
+USED = re.compile(r"""(?:text|shown)\(\s*f?["']([a-z_.{}]+)["']""")
 
 
 def test_every_key_the_app_asks_for_is_written():
@@ -50,3 +50,39 @@ def test_explanations_cover_the_teaching_view():
         assert "*What it does not prove:*" in explanations[view], view
     assert "position embedding" in explanations["contextual"], "layer 0 is not 1 for the same character"
     assert "among the list's own words only" in explanations["arithmetic"]
+
+
+TRANSLATIONS = {
+    path.stem: json.loads(path.read_text(encoding="utf-8"))
+    for path in (REPO_ROOT / "assets" / "text").glob("*.json")
+}
+CODE = re.compile(r"`[^`]*`|\{[^}]*\}|\*\*[A-Za-z_]+\*\*")  # code spans, placeholders, bold identifiers
+LATIN_WORDS = re.compile(r"\b[A-Za-z]{4,}(?:\s+[A-Za-z]{3,}){3,}")  # four English words in a row
+
+
+def _placeholders(value: str) -> list[tuple[str, str]]:
+    return sorted((name, spec) for _, name, spec, _ in string.Formatter().parse(value) if name is not None)
+
+
+def test_the_course_language_has_every_text_with_the_same_placeholders():
+    assert set(TRANSLATIONS) == {"en", "zh-Hant"}
+    chinese = TRANSLATIONS["zh-Hant"]
+    assert list(chinese) == list(TEXT), "the same keys, in the same order, so a missing one stands out"
+    for key, english in TEXT.items():
+        assert _placeholders(chinese[key]) == _placeholders(english), key
+        assert chinese[key].count("`") == english.count("`"), key
+        assert chinese[key].count("\n## ") == english.count("\n## "), key
+
+
+def test_no_explanation_is_left_in_english_in_the_chinese_file():
+    chinese = TRANSLATIONS["zh-Hant"]
+    for key, value in chinese.items():
+        prose = CODE.sub(" ", value)
+        assert not LATIN_WORDS.search(prose.replace("(none: word boundary)", "")), (
+            key,
+            LATIN_WORDS.search(prose),
+        )
+    teaching = [k for k in TEXT if k.startswith(("explain.", "lessons.")) or k.endswith("intro")]
+    assert len(teaching) > 30
+    for key in teaching:
+        assert re.search(r"[\u4e00-\u9fff]", chinese[key]), key

@@ -108,6 +108,7 @@ CONCURRENCY = 2  # model runs at once (CPU bound: more would only share the same
 SESSIONS = 200  # browser sessions whose last answer (with its trace, about 1-2 MB) is kept in memory
 SESSION_TTL_S = 3600
 POLL_SECONDS = 1.0
+ABLATION_MEASUREMENTS = 4  # held-out scores during each run of a placement comparison: its learning curve
 HIGHLIGHT_COLOURS = {"answer": "#fbbf24"}
 WHY_RESULTS = 64  # explanations kept: one question's lens, attention and a few attributions each
 NARROW_MIN_WIDTH = 260  # px: controls side by side in a row stack on a phone instead of squeezing
@@ -225,6 +226,7 @@ class TrainingView(NamedTuple):
     loss_plot: Any
     timer: Any
     model_picker: Any
+    compare: Any  # the Lessons tab's run list, which a finished job's curves join
 
 
 def within(value: float, low: int, high: int) -> int:
@@ -530,6 +532,9 @@ def progress_text(status: training.JobStatus) -> str:
         return text("train.cancelled", steps=status.step)
     if status.state == "cancelling":
         return text("train.cancelling")
+    if status.state == "finished" and status.runs > 1:
+        models = ", ".join(f"`{m}`" for m in status.finished)
+        return text("train.finished_series", elapsed=elapsed, models=models)
     if status.state == "finished":
         scores = status.scores
         measured = text("train.scores", em=scores.exact_match, f1=scores.f1, n=scores.n) if scores else ""
@@ -539,7 +544,12 @@ def progress_text(status: training.JobStatus) -> str:
                 text("train.saved", model=status.checkpoint, steps=status.step, scores=measured),
             )
         )
-    return "\n\n".join((text("train.running", elapsed=elapsed), _running_line(status)))
+    series = (
+        text("train.series", run=status.run, runs=status.runs, model=status.checkpoint)
+        if status.runs > 1
+        else ""
+    )
+    return "\n\n".join((text("train.running", elapsed=elapsed) + series, _running_line(status)))
 
 
 def _running_line(status: training.JobStatus) -> str:
@@ -593,14 +603,50 @@ def start_training(
         placement=placement,
         schedule=schedule,
     )
-    request = training.FineTuneRequest(
-        name=(name or "").strip(),
-        base=base,
-        data_file=data_file or str(training.SAMPLE_DATA),
-        settings=settings,
+    return start_jobs(training.FineTuneRequest(**job_files(name, base, data_file), settings=settings))
+
+
+def compare_placements(
+    name: str,
+    base: str,
+    data_file: str | None,
+    max_steps: float,
+    learning_rate: float,
+    batch_size: float,
+    max_length: float,
+    doc_stride: float,
+    schedule: Schedule,
+):
+    """Two runs on the same data and steps, the answer placed at random and centred, each with a learning curve."""
+    settings = dict(
+        max_steps=int(max_steps),
+        learning_rate=float(learning_rate),
+        batch_size=int(batch_size),
+        max_length=int(max_length),
+        doc_stride=int(doc_stride),
+        schedule=schedule,
     )
+    files = job_files(name, base, data_file)
+    return start_jobs(
+        *(
+            training.FineTuneRequest(
+                **{**files, "name": f"{files['name']}-{placement}"},
+                measurements=ABLATION_MEASUREMENTS,
+                settings={**settings, "placement": placement},
+            )
+            for placement in choices(Placement)
+        )
+    )
+
+
+def job_files(name: str, base: str, data_file: str | None) -> dict[str, str]:
+    """The name, base and data of a request as the form sends them: no file means the sample set."""
+    return {"name": (name or "").strip(), "base": base, "data_file": data_file or str(training.SAMPLE_DATA)}
+
+
+def start_jobs(*requests: training.FineTuneRequest):
     try:
-        status = jobs.start(request)
+        status = jobs.start(*requests)
     except ValueError as error:
         raise refuse(error) from None
     return progress_text(status), gr.Timer(active=True)
@@ -610,14 +656,16 @@ def cancel_training() -> str:
     return progress_text(jobs.cancel())
 
 
-def poll_training(model: str | None) -> TrainingView:
+def poll_training(model: str | None, compared: list[str] | None) -> TrainingView:
     """One look at the background job; the timer stops itself once the job is over."""
     status = jobs.status()
+    finished = status.state == "finished"
     return TrainingView(
         status=progress_text(status),
         loss_plot=figures.loss_figure(status.losses),
         timer=gr.Timer(active=status.state in ("running", "cancelling")),
-        model_picker=refresh_models(model) if status.state == "finished" else gr.skip(),
+        model_picker=refresh_models(model) if finished else gr.skip(),
+        compare=refresh_runs([*(compared or []), *status.finished]) if finished else gr.skip(),
     )
 
 
@@ -1476,13 +1524,16 @@ with gr.Blocks(title=shown("page.title")) as demo:
                     )
         with gr.Row():
             start_button = gr.Button(shown("train.start"), variant="primary", interactive=allowed)
+            compare_button_train = gr.Button(shown("train.compare_placements"), interactive=allowed)
             cancel_button = gr.Button(shown("train.cancel"), variant="stop", interactive=allowed)
+        gr.Markdown(shown("train.compare_placements_info", measurements=ABLATION_MEASUREMENTS))
         training_status = gr.Markdown(elem_id="training-status")
         training_view = TrainingView(
             status=training_status,
             loss_plot=gr.Plot(label=shown("train.loss_plot")),
             timer=gr.Timer(POLL_SECONDS, active=False),
             model_picker=model_picker,
+            compare=compare_choices,
         )
         gr.Markdown(shown("explain.loss"))
 
@@ -1650,6 +1701,23 @@ with gr.Blocks(title=shown("page.title")) as demo:
         [training_status, training_view.timer],
         api_name="fine_tune",
     )
+    compare_button_train.click(
+        in_page_language(compare_placements),
+        [
+            train_name,
+            train_base,
+            train_file,
+            train_steps,
+            train_lr,
+            train_batch,
+            train_length,
+            train_stride,
+            train_schedule,
+            language,
+        ],
+        [training_status, training_view.timer],
+        api_name="compare_placements",
+    )
     cancel_button.click(
         in_page_language(cancel_training), language, training_status, api_name="cancel_fine_tune"
     )
@@ -1673,7 +1741,7 @@ with gr.Blocks(title=shown("page.title")) as demo:
     ):
         trigger(
             in_page_language(poll_training),
-            [model_picker, language],
+            [model_picker, compare_choices, language],
             list(training_view),
             api_visibility="private",
             show_progress="hidden",

@@ -225,6 +225,22 @@ def test_fine_tuning_is_refused_when_switched_off(client):
         )
 
 
+def test_comparing_placements_is_refused_when_training_is_switched_off(client):
+    with pytest.raises(AppError, match="Fine-tuning is switched off on this server"):
+        client.predict(
+            name="mine",
+            base=f"{checkpoints.ENGLISH_NAME} (shipped QA model)",
+            data_file=None,
+            max_steps=4,
+            learning_rate=1e-4,
+            batch_size=8,
+            max_length=256,
+            doc_stride=64,
+            schedule="linear",
+            api_name="/compare_placements",
+        )
+
+
 def test_the_fine_tune_tab_says_which_base_encoders_a_job_must_download_first(client):
     (notes,) = [c["props"] for c in client.config["components"] if c["props"].get("elem_id") == "base-notes"]
     assert "- `minilm-l6-en`: ready on this server (2 MB)." in notes["value"]

@@ -147,3 +147,21 @@ def test_the_pipeline_worker_is_started_as_an_isolated_script_and_answers_on_its
     assert Path(baseline.process.args[2]) == bench.WORKER and bench.WORKER.name == "pipeline_worker.py"
     baseline.close()
     assert baseline.process.returncode == 0
+
+
+def test_the_lecture_benchmark_times_every_lecture_view_on_the_apps_examples(tiny_bert_dir, capsys) -> None:
+    from qa_core.bench import lecture as lecture_bench
+
+    assert lecture_bench.main(["--checkpoint", str(tiny_bert_dir), "--runs", "1", "--threads", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" (")[0].split("  ")[0] for line in lines[1:]] == [
+        "same character",
+        "embedding arithmetic",
+        "projection",
+        "same question, two languages",
+    ]
+    assert "median" in lines[1] and "median" in lines[4]
+    assert "skipped: tiny_bert0 cannot run this view on these words" in lines[2], (
+        "no Chinese in its vocabulary"
+    )
+    assert "10 sentences" in lines[1], "the tiny model knows the English example: ten bank sentences"

@@ -28,6 +28,7 @@ from qa_core.metrics import is_chinese
 from qa_core.train import jobs as finetune
 from qa_core.train import run as train
 from qa_core.train.config import TrainConfig
+from qa_core.train.curve import curve_points
 from qa_core.train.jobs import FineTuneJobs, FineTuneRequest, JobStatus
 from qa_core.train.worker import run_in_child
 
@@ -145,6 +146,42 @@ def test_job_trains_saves_a_loadable_checkpoint_and_scores_held_out_questions(jo
     context = "the cat sat on the mat in paris"
     answer = engine.answer("where did the cat sit", context)
     assert answer.text and context[answer.start : answer.end] == answer.text
+
+
+def test_a_series_trains_each_request_in_turn_with_a_learning_curve_each(jobs, root):
+    """The Fine-tune tab's placement comparison: two runs, the same data and steps, four scores each."""
+    requests = [
+        replace(tiny_request(name=f"mine-{p}", max_steps=4, placement=p), measurements=4)
+        for p in ("random", "centre")
+    ]
+    started = jobs.start(*requests)
+    assert (started.run, started.runs, started.checkpoint) == (1, 2, "user/mine-random")
+    second = wait_for(jobs, lambda status: status.run == 2 or not status.busy)
+    assert second.state == "running" and second.checkpoint == "user/mine-centre", second.error
+    assert second.finished == ("user/mine-random",)
+    status = wait_until_done(jobs)
+    assert status.state == "finished", status.error
+    assert (status.run, status.finished) == (2, ("user/mine-random", "user/mine-centre"))
+    for placement in ("random", "centre"):
+        folder = root / "user" / f"mine-{placement}"
+        assert [p.step for p in curve_points(folder / "learning_curve.jsonl")] == [1, 2, 3, 4]
+        assert json.loads((folder / "training_config.json").read_text())["placement"] == placement
+
+
+def test_a_learning_curve_needs_a_step_count_and_at_most_ten_measurements(jobs):
+    with pytest.raises(ValueError) as refused:
+        jobs.start(replace(tiny_request(max_steps=0, epochs=1), measurements=11))
+    assert "measurements must be at least 1 and at most 10, got 11" in str(refused.value)
+    assert "a learning curve needs a step count (max_steps above 0)" in str(refused.value)
+
+
+def test_a_series_stops_at_a_cancelled_run_and_saves_none_after_it(jobs, root):
+    jobs.start(tiny_request(name="first", max_steps=10_000), tiny_request(name="second"))
+    wait_for(jobs, lambda status: status.step >= 1)
+    jobs.cancel()
+    status = wait_until_done(jobs)
+    assert (status.state, status.run, status.finished) == ("cancelled", 1, ())
+    assert checkpoints.available(root) == {}
 
 
 def test_job_trains_on_a_split_that_holds_out_whole_questions(jobs, tmp_path):
@@ -523,7 +560,7 @@ def test_check_settings_refuses_values_outside_the_train_config_ranges_naming_th
     request = FineTuneRequest("mine", "tiny model", "data.json", settings={setting: value})
     config = finetune.training_config(request, "tiny", tmp_path / "out", tmp_path / "work")
     with pytest.raises(ValueError, match="^Cannot start fine-tuning: ") as refused:
-        finetune.check_settings(config, request.held_out)
+        finetune.check_settings(config, request)
     assert str(refused.value) == f"Cannot start fine-tuning: {problem}."
 
 
@@ -540,7 +577,7 @@ def test_a_request_starts_from_the_train_config_defaults_and_cannot_set_the_jobs
         "warmup",
     ):
         assert getattr(config, setting) == getattr(defaults, setting)
-    finetune.check_settings(config, 0.1)  # the defaults are valid
+    finetune.check_settings(config, FineTuneRequest("mine", "b", "data.json"))  # the defaults are valid
     for setting in ("out", "threads", "colour"):
         with pytest.raises(ValueError, match=f"'{setting}' cannot be set here"):
             finetune.training_config(
@@ -584,3 +621,19 @@ def test_the_app_says_what_loading_the_upload_repaired_and_skipped():
         "moved onto their text; 2 answer(s) whose text is not at their answer_start were skipped, and with "
         "them 2 question(s) that had no other answer."
     )
+
+
+def test_the_app_names_the_run_of_a_series_and_the_models_it_saved():
+    import app
+
+    running = JobStatus("running", step=2, max_steps=4, checkpoint="user/mine-centre", run=2, runs=2)
+    assert " · run 2 of 2: `user/mine-centre`" in app.progress_text(running).split("\n\n")[0]
+    done = replace(running, state="finished", finished=("user/mine-random", "user/mine-centre"))
+    assert "`user/mine-random`, `user/mine-centre` are in the Ask tab's model picker" in app.progress_text(
+        done
+    )
+    token = app.LANGUAGE.set("zh-Hant")
+    try:
+        assert "第 2 次，共 2 次" in app.progress_text(running)
+    finally:
+        app.LANGUAGE.reset(token)

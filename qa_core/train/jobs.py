@@ -33,7 +33,7 @@ from ..base_models import build as base_models
 from ..data import DataError, Example, LoadedData, Repairs, load_data, write_squad
 from ..files import REPO_ROOT
 from ..metrics import Scores
-from ..settings import Bound, bound_of, setting
+from ..settings import Bound, problems, setting
 from . import run
 from .config import TrainConfig, TrainProgress, TrainResult, config_problems
 from .worker import Runner, run_in_child
@@ -80,6 +80,12 @@ class FineTuneRequest:
     held_out: float = setting(
         0.1, "Share of the questions held out and scored once training ends.", Bound(0, 0.5, 0.05)
     )
+    measurements: int = setting(
+        1,
+        "Times the held-out questions are scored: 1 at the end only; more draw a learning curve (needs a "
+        "step count, which they divide evenly).",
+        Bound(1, 10),
+    )
     settings: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -100,6 +106,9 @@ class JobStatus:
     replacing: bool = False  # a model of that name exists and is replaced when the job finishes
     error: str | None = None  # what made a failed job fail
     data_repairs: Repairs = Repairs()  # answers of the upload moved onto their text or skipped: never silent
+    run: int = 1  # which run of a series (an ablation trains several, one after another)
+    runs: int = 1
+    finished: tuple[str, ...] = ()  # display names of the models the series has saved so far
 
     @property
     def busy(self) -> bool:
@@ -145,8 +154,12 @@ class FineTuneJobs:
         self._stop = threading.Event()
         self._started = 0.0
 
-    def start(self, request: FineTuneRequest) -> JobStatus:
-        """Check the request and start training it in the background; raises ValueError saying what to fix."""
+    def start(self, *requests: FineTuneRequest) -> JobStatus:
+        """Check the requests and train them in the background, one after another.
+
+        Several requests make a series (an ablation: the same data and steps, one setting changed);
+        every request is checked before the first starts. Raises ValueError saying what to fix.
+        """
         if not training_allowed():
             raise ValueError(
                 f"Fine-tuning is switched off on this server ({ALLOW_ENV}={os.environ[ALLOW_ENV]}). "
@@ -154,14 +167,17 @@ class FineTuneJobs:
             )
         with self._lock:
             self._refuse_if_busy()
-        job = self._plan(request)
+        series = [self._plan(request) for request in requests]
         with self._lock:
             self._refuse_if_busy()  # another start may have won while the data file was being read
             self._stop = threading.Event()
             self._started = time.monotonic()
-            self._status = _opening(job)
+            self._status = _opening(series[0], 1, len(series))
             threading.Thread(
-                target=self._run, args=(job, self._stop), name=f"finetune-{job.name}", daemon=True
+                target=self._run_series,
+                args=(series, self._stop),
+                name=f"finetune-{series[0].name}",
+                daemon=True,
             ).start()
             return self._status
 
@@ -194,7 +210,7 @@ class FineTuneJobs:
         out = self._checkpoint_path(request.name)
         folder = self._work_root / request.name
         config = training_config(request, self._base(request.base), out, folder)
-        check_settings(config, request.held_out)
+        check_settings(config, request)
         upload = load_upload(request.data_file)
         training, held_out = split_held_out(upload.examples, request.held_out, SEED)
         return _Job(request.name, folder, tuple(training), tuple(held_out), config, upload.repairs)
@@ -218,8 +234,19 @@ class FineTuneJobs:
             )
         return path
 
-    def _run(self, job: _Job, stop: threading.Event) -> None:
-        """The job thread: every outcome, crashes included, ends in a final status."""
+    def _run_series(self, series: list[_Job], stop: threading.Event) -> None:
+        """The job thread: each run in turn until one does not finish; every outcome ends in a final status."""
+        finished: tuple[str, ...] = ()
+        for number, job in enumerate(series, start=1):
+            if number > 1:
+                with self._lock:
+                    self._status = replace(_opening(job, number, len(series)), finished=finished)
+            if self._run(job, stop) != "finished":
+                return
+            finished = self._status.finished
+
+    def _run(self, job: _Job, stop: threading.Event) -> JobState:
+        """One run of the series: every outcome, crashes included, ends in a status; returns its state."""
         try:
             result = self._train(job, stop)
         except Exception as error:  # a crash must end this job, never the app
@@ -229,8 +256,14 @@ class FineTuneJobs:
             ending = _ending(result)
         with self._lock:
             elapsed = round(time.monotonic() - self._started, 1)
+            last = self._status.run == self._status.runs
+            if ending["state"] == "finished":
+                ending["finished"] = (*self._status.finished, self._status.checkpoint)
+                if not last:  # the series goes on: still running as far as anyone asking can tell
+                    ending["state"] = "running"
             self._status = replace(self._status, eta_s=None, elapsed_s=elapsed, **ending)
-        log.info("fine-tuning %s ended: %s after %d steps", job.name, self._status.state, self._status.step)
+        log.info("fine-tuning %s ended: %s after %d steps", job.name, ending["state"], self._status.step)
+        return "finished" if ending["state"] == "running" else ending["state"]
 
     def _train(self, job: _Job, stop: threading.Event) -> TrainResult:
         shutil.rmtree(job.folder, ignore_errors=True)  # a fresh split; no stale trainer state to resume
@@ -256,6 +289,7 @@ def training_config(request: FineTuneRequest, base: str, out: Path, folder: Path
 
     Raises ValueError for a setting that TrainConfig lacks or that the job sets itself.
     """
+    steps = request.settings.get("max_steps", 0)
     own = {
         "base": base,
         "train": [str(folder / "train.json")],
@@ -263,7 +297,7 @@ def training_config(request: FineTuneRequest, base: str, out: Path, folder: Path
         "out": str(out),
         "work_dir": str(folder / "trainer"),
         "log_every": 1,  # every step's loss, for the live loss curve
-        "eval_every": _NEVER,
+        "eval_every": max(1, steps // request.measurements) if request.measurements > 1 else _NEVER,
         "eval_questions": MAX_HELD_OUT,  # all of the held-out file
         "save_every": 0,  # no resumable trainer state piling up on the server
         "seed": SEED,
@@ -279,22 +313,24 @@ def training_config(request: FineTuneRequest, base: str, out: Path, folder: Path
     return TrainConfig(**{**own, **JOB_DEFAULTS, **request.settings})
 
 
-def check_settings(config: TrainConfig, held_out: float) -> None:
+def check_settings(config: TrainConfig, request: FineTuneRequest) -> None:
     """Refuse settings that would fail (or fail late, after all the training), naming every problem at once.
 
-    The ranges and choices are TrainConfig's own (the same checks as the command line), plus the share
-    of questions held out.
+    The ranges and choices are TrainConfig's own (the same checks as the command line), plus the
+    request's own: the share of questions held out, and how often they are scored.
     """
-    found = config_problems(config)
-    if problem := bound_of(FineTuneRequest, "held_out").problem("held_out", held_out):
-        found.append(problem)
+    found = config_problems(config) + problems(request)
+    if request.measurements > 1 and config.max_steps <= 0:
+        found.append("a learning curve needs a step count (max_steps above 0) for its measurements to divide")
     if found:
         raise ValueError("Cannot start fine-tuning: " + "; ".join(found) + ".")
 
 
-def _opening(job: _Job) -> JobStatus:
+def _opening(job: _Job, run: int = 1, runs: int = 1) -> JobStatus:
     return JobStatus(
         "running",
+        run=run,
+        runs=runs,
         max_steps=max(job.config.max_steps, 0),
         checkpoint=f"{checkpoints.USER_DIR_NAME}/{job.name}",
         training_questions=len(job.training),

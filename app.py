@@ -78,6 +78,7 @@ from qa_core.train import jobs as training
 from qa_core.train.config import TrainConfig
 from qa_core.train.curve import FILE_NAME as CURVE_FILE
 from qa_core.train.curve import curve_points
+from qa_core.words import speaking
 
 ASSETS = Path(__file__).parent / "assets"
 EXAMPLES = json.loads((ASSETS / "examples.json").read_text(encoding="utf-8"))
@@ -96,6 +97,11 @@ DEFAULT_LANGUAGE = "en"  # what API clients get, and the page until the browser 
 TEXTS: dict[str, dict[str, str]] = {
     code: json.loads((ASSETS / "text" / f"{code}.json").read_text(encoding="utf-8")) for code in LANGUAGES
 }
+FIGURE = "figure:"  # keys of the words figures write on plots: FIGURE + the English the code writes
+FIGURE_WORDS = {
+    code: {k.removeprefix(FIGURE): v for k, v in words.items() if k.startswith(FIGURE)}
+    for code, words in TEXTS.items()
+}
 LANGUAGE: ContextVar[str] = ContextVar("language", default=DEFAULT_LANGUAGE)  # of the request being answered
 # the browser's first language picks the page's: any Chinese one gets the course's Traditional Chinese
 BROWSER_LANGUAGE = "() => (navigator.language || '').toLowerCase().startsWith('zh') ? 'zh-Hant' : 'en'"
@@ -108,6 +114,7 @@ CONCURRENCY = 2  # model runs at once (CPU bound: more would only share the same
 SESSIONS = 200  # browser sessions whose last answer (with its trace, about 1-2 MB) is kept in memory
 SESSION_TTL_S = 3600
 POLL_SECONDS = 1.0
+TRAINING_LESSONS = ("placement", "schedule", "pretraining")  # the lessons a pair of training runs shows
 ABLATION_MEASUREMENTS = 4  # held-out scores during each run of a placement comparison: its learning curve
 HIGHLIGHT_COLOURS = {"answer": "#fbbf24"}
 WHY_RESULTS = 64  # explanations kept: one question's lens, attention and a few attributions each
@@ -288,9 +295,11 @@ def in_page_language(callback: Callable) -> Callable:
     @functools.wraps(callback)
     def localised(*inputs: Any) -> Any:
         *values, language = inputs
-        token = LANGUAGE.set(language if language in TEXTS else DEFAULT_LANGUAGE)
+        code = language if language in TEXTS else DEFAULT_LANGUAGE
+        token = LANGUAGE.set(code)
         try:
-            return callback(*values)
+            with speaking(FIGURE_WORDS[code]):
+                return callback(*values)
         finally:
             LANGUAGE.reset(token)
 
@@ -318,9 +327,15 @@ def load_engine(name: str | None) -> tuple[str, QAEngine]:
 
 
 def answer_settings(
-    max_length: float, doc_stride: float, max_answer_length: float, n_best: float, use_max_context: bool
+    max_length: float,
+    doc_stride: float,
+    max_answer_length: float,
+    n_best: float,
+    use_max_context: bool,
+    null_threshold: float | None = None,
 ) -> AnswerSettings:
     """The settings of one question, as sent by the page or an API client (checked: JSON can be anything)."""
+    threshold = None if null_threshold is None else float(require_number("null_threshold", null_threshold))
     return AnswerSettings(
         windows=WindowSettings(
             max_length=int(require_number("max_length", max_length)),
@@ -330,6 +345,7 @@ def answer_settings(
             max_answer_length=int(require_number("max_answer_length", max_answer_length)),
             n_best=int(require_number("n_best", n_best)),
             use_max_context=require_bool("use_max_context", use_max_context),
+            null_threshold=threshold,
         ),
     )
 
@@ -365,7 +381,11 @@ def summary(answer: Answer, model: str, in_int8: bool) -> str:
     warnings = [text("ask.warning", warning=warning) for warning in answer_warnings(answer, model)]
     if not answer.n_best:
         return "\n\n".join(warnings)
-    lines = [
+    null = answer.trace.null
+    lines = []
+    if answer.no_answer:
+        lines.append(text("ask.not_in_paragraph", model=model, margin=null.margin, threshold=null.threshold))
+    lines += [
         text(
             "ask.summary",
             answer=answer.text,
@@ -378,8 +398,11 @@ def summary(answer: Answer, model: str, in_int8: bool) -> str:
             count=len(answer.n_best),
             model=model,
             int8=text("ask.int8") if in_int8 else "",
-        )
+        ),
+        text("ask.probability_note"),
     ]
+    if null.threshold is not None and not answer.no_answer:
+        lines.append(text("ask.null_checked", margin=null.margin, threshold=null.threshold))
     return "\n\n".join(lines + warnings)
 
 
@@ -392,9 +415,12 @@ def ask(
     max_answer_length: float,
     n_best: float,
     use_max_context: bool = default_of(SpanRules, "use_max_context"),
+    null_threshold: float | None = default_of(SpanRules, "null_threshold"),
 ) -> AskView:
     try:
-        settings = answer_settings(max_length, doc_stride, max_answer_length, n_best, use_max_context)
+        settings = answer_settings(
+            max_length, doc_stride, max_answer_length, n_best, use_max_context, null_threshold
+        )
     except ValueError as error:
         raise refuse(error) from None
     name, engine, answer = run_model(question, context, model, settings)
@@ -411,9 +437,11 @@ def ask(
 
 
 def answer_api(question: str, context: str, model: str = "") -> dict:
-    """Answer a question from a paragraph. Returns {answer, start, end, score, probability, model, warnings};
-    ``context[start:end] == answer``. ``model`` is a name from the model picker (blank: the default).
-    ``warnings`` lists what the Ask tab would point out (a question cut to 64 tokens, no span found)."""
+    """Answer a question from a paragraph. Returns {answer, start, end, score, probability, no_answer,
+    null_margin, model, warnings}; ``context[start:end] == answer``, the best span even when ``no_answer`` is
+    true (the model judges the answer probably not in the paragraph: its null score beats the span by more
+    than its threshold; ``null_margin`` is by how much). ``model`` is a name from the model picker (blank: the
+    default). ``warnings`` lists what the Ask tab would point out (a question cut to 64 tokens, no span found)."""
     name, _, answer = run_model(question, context, model, AnswerSettings())
     return {
         "answer": answer.text,
@@ -421,6 +449,8 @@ def answer_api(question: str, context: str, model: str = "") -> dict:
         "end": answer.end,
         "score": answer.score if math.isfinite(answer.score) else None,
         "probability": answer.probability,
+        "no_answer": answer.no_answer,
+        "null_margin": answer.null_margin,
         "model": name,
         "warnings": answer_warnings(answer, name),
     }
@@ -1005,6 +1035,20 @@ def lessons_windows(
     )
 
 
+def reference_figures() -> list[Any]:
+    """The reference experiments' plots, lesson by lesson: curves and final scores, and the position bias."""
+    drawn = []
+    for lesson in TRAINING_LESSONS:
+        runs = lesson_runs(lesson)
+        drawn += [
+            lessons_figures.curves_figure([RunCurve(r, EXPERIMENTS.run(r).curve) for r in runs]),
+            lessons_figures.final_scores_figure(EXPERIMENTS, runs),
+        ]
+        if lesson == "placement":
+            drawn.append(lessons_figures.position_figure(EXPERIMENTS, runs))
+    return drawn
+
+
 def lesson_numbers(experiments: Experiments, runs: list[str]) -> dict[str, float]:
     """The final EM and F1 of a lesson's runs, by name, for its explanation: ``centre_f1``, ``reference_em``."""
     numbers = {}
@@ -1140,6 +1184,14 @@ with gr.Blocks(title=shown("page.title")) as demo:
                         default_of(SpanRules, "use_max_context"),
                         label=shown("ask.max_context"),
                         info=shown("ask.max_context_info"),
+                    )
+                    null_threshold = gr.Number(
+                        default_of(SpanRules, "null_threshold"),
+                        label=shown("ask.null_threshold"),
+                        info=shown("ask.null_threshold_info"),
+                        minimum=bound_of(SpanRules, "null_threshold").low,
+                        maximum=bound_of(SpanRules, "null_threshold").high,
+                        step=bound_of(SpanRules, "null_threshold").step,
                     )
                 ask_button = gr.Button(shown("ask.button"), variant="primary", elem_id="ask-button")
         gr.Examples(
@@ -1373,7 +1425,7 @@ with gr.Blocks(title=shown("page.title")) as demo:
             record=gr.State(None, time_to_live=SESSION_TTL_S),
         )
         gr.Markdown(shown("explain.projection"))
-        gr.Markdown(shown("lecture.same_intro"))
+        gr.Markdown(shown("lecture.same_intro"), elem_id="same-intro")
         with gr.Row():
             same_context = gr.Textbox(
                 SAME_QUESTION["context"], label=shown("lecture.same_paragraph"), lines=5, scale=2
@@ -1419,22 +1471,20 @@ with gr.Blocks(title=shown("page.title")) as demo:
             windows=gr.Plot(label=shown("lessons.windows_plot"), elem_id="lessons-windows"),
             histogram=gr.Plot(label=shown("lessons.histogram_plot"), elem_id="lessons-histogram"),
         )
+        reference_plots: list[gr.Plot] = []  # redrawn when the language changes
         if EXPERIMENTS is None:
             gr.Markdown(shown("lessons.missing"))
         else:
             gr.Markdown(
                 shown("lessons.experiments_intro", machine=EXPERIMENTS.machine, command=EXPERIMENTS.command)
             )
-            for lesson in ("placement", "schedule", "pretraining"):
-                runs = lesson_runs(lesson)
-                gr.Markdown(shown(f"lessons.{lesson}", **lesson_numbers(EXPERIMENTS, runs)))
+            drawn = iter(reference_figures())
+            for lesson in TRAINING_LESSONS:
+                gr.Markdown(shown(f"lessons.{lesson}", **lesson_numbers(EXPERIMENTS, lesson_runs(lesson))))
                 with gr.Row():
-                    gr.Plot(
-                        lessons_figures.curves_figure([RunCurve(r, EXPERIMENTS.run(r).curve) for r in runs])
-                    )
-                    gr.Plot(lessons_figures.final_scores_figure(EXPERIMENTS, runs))
+                    reference_plots += [gr.Plot(next(drawn)), gr.Plot(next(drawn))]
                 if lesson == "placement":
-                    gr.Plot(lessons_figures.position_figure(EXPERIMENTS, runs), elem_id="lessons-position")
+                    reference_plots.append(gr.Plot(next(drawn), elem_id="lessons-position"))
             gr.Markdown(shown("lessons.post_processing", **post_processing_numbers(EXPERIMENTS)))
             gr.Dataframe(
                 lessons_figures.post_processing_table(EXPERIMENTS.post_processing),
@@ -1548,6 +1598,7 @@ with gr.Blocks(title=shown("page.title")) as demo:
             max_answer_length,
             n_best,
             use_max_context,
+            null_threshold,
             language,
         ],
         list(ask_view),
@@ -1732,6 +1783,10 @@ with gr.Blocks(title=shown("page.title")) as demo:
         api_visibility="private",
         show_progress="hidden",
     )
+    if reference_plots:
+        switched.then(
+            in_page_language(reference_figures), language, reference_plots, api_visibility="private"
+        )
     for trigger in (demo.load, switched.then):  # a job may have built a base encoder since the page loaded
         trigger(in_page_language(base_notes), language, base_notes_box, api_visibility="private")
     for trigger, options in (

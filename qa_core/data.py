@@ -55,6 +55,7 @@ class Example:
     context: str
     answers: tuple[GoldAnswer, ...]
     title: str = ""
+    impossible: bool = False  # SQuAD 2.0's is_impossible: the paragraph does not hold the answer
 
 
 class DataError(ValueError):

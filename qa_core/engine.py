@@ -23,17 +23,19 @@ from .int8 import quantize as int8_quantize
 from .postprocess import (
     best_spans,
     end_blocks,
+    null_decision,
     probabilities,
     span_score_matrix,
     start_blocks,
     unblocked,
     window_spans,
 )
-from .records import Answer, Candidate, Trace, Window, WindowTrace
+from .records import Answer, Candidate, NullDecision, Trace, Window, WindowTrace
 from .settings import AnswerSettings, RequestLimits, WindowSettings, bound_of, require_text
 from .windows import PairEncoding, encode_pairs, make_windows, max_context_mask
 
 log = logging.getLogger(__name__)
+NULL_THRESHOLD_KEY = "qa_null_threshold"  # in config.json: the checkpoint was trained for "no answer"
 NO_CANDIDATE = Candidate("", 0, 0, -math.inf, 0.0, -1, -1, -1)
 
 
@@ -107,6 +109,16 @@ class QAEngine:
         self.name = Path(source).name
         self._uses_segments = "token_type_ids" in tokenizer.model_input_names
         self.int8 = False  # set by load(int8=True)
+
+    @property
+    def null_threshold(self) -> float | None:
+        """The threshold tuned when the checkpoint was trained with unanswerable questions, or None.
+
+        Such a checkpoint records it in its config.json as ``qa_null_threshold``; one without it was not
+        trained for questions without an answer, and answers every question with its best span.
+        """
+        value = getattr(self.model.config, NULL_THRESHOLD_KEY, None)
+        return None if value is None else float(value)
 
     @classmethod
     def load(cls, path: str | Path, *, int8: bool = False) -> QAEngine:
@@ -273,7 +285,12 @@ class QAEngine:
             for s, p in zip(ranked, probabilities(ranked), strict=True)
         )
         top = n_best[0] if n_best else NO_CANDIDATE
-        trace = self._trace(question, context, encoding, traces, top, settings) if with_trace else None
+        null = null_decision(
+            [(float(t.start_logits[0]), float(t.end_logits[0])) for t in traces],
+            ranked[0] if ranked else None,
+            self.null_threshold if settings.spans.null_threshold is None else settings.spans.null_threshold,
+        )
+        trace = self._trace(question, context, encoding, traces, top, settings, null) if with_trace else None
         return Answer(
             text=top.text,
             start=top.start,
@@ -283,6 +300,8 @@ class QAEngine:
             n_best=n_best,
             question_truncated=encoding.question_truncated,
             trace=trace,
+            null_margin=null.margin,
+            no_answer=null.no_answer,
         )
 
     def _trace(
@@ -293,6 +312,7 @@ class QAEngine:
         traces: list[WindowTrace],
         top: Candidate,
         settings: AnswerSettings,
+        null: NullDecision,
     ) -> Trace:
         window_traces = tuple(
             replace(t, tokens=tuple(self.tokenizer.convert_ids_to_tokens(list(t.window.input_ids))))
@@ -320,4 +340,5 @@ class QAEngine:
             windows=window_traces,
             winning_window=winner,
             span_matrix=matrix,
+            null=null,
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .records import Block, Span, Window
+from .records import Block, NullDecision, Span, Window
 from .settings import SpanRules
 
 
@@ -143,3 +143,13 @@ def span_score_matrix(
     s, e = np.arange(n)[:, None], np.arange(n)[None, :]
     valid = (e >= s) & (e < s + max_answer_length) & allowed_starts[:, None] & allowed_ends[None, :]
     return np.where(valid, start_logits[:, None] + end_logits[None, :], np.nan)
+
+
+def null_decision(
+    first_scores: list[tuple[float, float]], best: Span | None, threshold: float | None
+) -> NullDecision:
+    """The question's null score from each window's first-token (start, end) scores, against the best span."""
+    nulls = [start + end for start, end in first_scores]
+    window = int(np.argmin(nulls))
+    span_score = None if best is None else best.start_logit + best.end_logit
+    return NullDecision(float(nulls[window]), window, span_score, threshold)

@@ -125,6 +125,34 @@ class WindowTrace:
 
 
 @dataclass(frozen=True)
+class NullDecision:
+    """Whether the answer is probably not in the paragraph: BERT's rule for SQuAD 2.0.
+
+    A model trained with unanswerable questions points both its start and its end at the first token
+    ([CLS] / <s>) when the window holds no answer. The question's null score is the lowest such score
+    over its windows (the reference code's choice: a question is unanswerable only if no window finds
+    its answer), and the answer is "not in the paragraph" when it beats the best span by more than
+    the threshold.
+    """
+
+    null_score: float  # the first token's start + end logits, lowest over the windows
+    null_window: int  # the window it comes from
+    span_score: float | None  # the best span's start + end logits; None when no span is valid
+    threshold: float | None  # the checkpoint's or the request's; None: no decision is made
+
+    @property
+    def margin(self) -> float | None:
+        """Null score minus best span score: above the threshold means "no answer"."""
+        return None if self.span_score is None else self.null_score - self.span_score
+
+    @property
+    def no_answer(self) -> bool:
+        if self.threshold is None:
+            return False
+        return self.span_score is None or self.null_score - self.span_score > self.threshold
+
+
+@dataclass(frozen=True)
 class Trace:
     """The whole computation of one answer, for teaching views."""
 
@@ -138,6 +166,7 @@ class Trace:
     windows: tuple[WindowTrace, ...]
     winning_window: int | None
     span_matrix: np.ndarray  # (L, L) start+end scores of the winning window, NaN where impossible
+    null: NullDecision | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +181,10 @@ class Answer:
     n_best: tuple[Candidate, ...]
     question_truncated: bool
     trace: Trace | None = field(default=None, repr=False)
+    # The question's null score minus the best span's score (``NullDecision``), for every checkpoint; it
+    # decides only for one trained with unanswerable questions, or with a threshold given.
+    null_margin: float | None = None
+    no_answer: bool = False  # null_margin above the threshold: probably not in the paragraph
 
 
 # ---------------------------------------------------------------- why this span

@@ -74,7 +74,7 @@ def problems(record: Any) -> list[str]:
     found = []
     for f in dataclasses.fields(record):
         value, bound, kind = getattr(record, f.name), f.metadata.get("bound"), f.metadata.get("kind")
-        if bound is not None and (problem := bound.problem(f.name, value)):
+        if bound is not None and value is not None and (problem := bound.problem(f.name, value)):
             found.append(problem)
         if kind is not None and value not in choices(kind):
             found.append(f"{f.name} must be one of {', '.join(choices(kind))}, got {value!r}")
@@ -161,6 +161,12 @@ class SpanRules:
         "How spans of different windows compare: raw start + end scores (BERT's run_squad) or "
         "per-window probabilities (the transformers pipeline).",
         kind=WindowScores,
+    )
+    null_threshold: float | None = setting(
+        None,
+        'How far the null score ([CLS] as start and end) must beat the best span to answer "not in the '
+        "paragraph\"; empty: the checkpoint's own, tuned when it was trained with unanswerable questions.",
+        Bound(-30, 30, 0.1),
     )
     post_processing: bool = setting(
         True,

@@ -13,6 +13,7 @@ import re
 
 import pytest
 from app_server import make_checkpoints_root, running_app
+from tiny_models import make_tiny_bert
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
@@ -26,7 +27,8 @@ EXAMPLES = {
 ENGLISH = EXAMPLES["English: the waggle dance"]
 CHINESE = EXAMPLES["繁體中文: 臺北101"]
 REAL_DEFAULT = REPO_ROOT / "checkpoints" / checkpoints.DEFAULT_NAME
-KEYS = {"answer", "start", "end", "score", "probability", "model", "warnings"}
+KEYS = {"answer", "start", "end", "score", "probability", "no_answer", "null_margin", "model", "warnings"}
+NEVER_SURE = "user/never-sure"  # a tiny model whose no-answer threshold no span can pass
 TEXT = json.loads((REPO_ROOT / "assets" / "text" / "en.json").read_text(encoding="utf-8"))
 SETTINGS = {"max_length": 384, "doc_stride": 128, "max_answer_length": 30, "n_best": 5}
 
@@ -35,6 +37,9 @@ SETTINGS = {"max_length": 384, "doc_stride": 128, "max_answer_length": 30, "n_be
 def client(tmp_path_factory) -> Client:
     tmp = tmp_path_factory.mktemp("app")
     root = make_checkpoints_root(tmp / "checkpoints")
+    make_tiny_bert(root / NEVER_SURE)
+    config = json.loads((root / NEVER_SURE / "config.json").read_text())
+    (root / NEVER_SURE / "config.json").write_text(json.dumps({**config, "qa_null_threshold": -1e6}))
     built = tmp / "cache" / "minilm-l6-en"  # one base encoder built, the other still to download
     built.mkdir(parents=True)
     (built / "model.safetensors").write_bytes(bytes(2_000_000))
@@ -51,6 +56,38 @@ def check_contract(result: dict, context: str, model: str) -> None:
     assert 0 < result["probability"] <= 1
     assert isinstance(result["score"], float)
     assert result["warnings"] == []
+    assert result["no_answer"] is False and isinstance(result["null_margin"], float)
+
+
+def test_a_model_trained_for_no_answer_says_so_and_still_gives_its_best_span(client):
+    context = ENGLISH["context"]
+    result = client.predict(question=ENGLISH["question"], context=context, model=NEVER_SURE, api_name="/answer")
+    assert result["no_answer"] is True and result["null_margin"] > -1e6
+    assert result["answer"] and context[result["start"] : result["end"]] == result["answer"]
+    highlighted, summary, *_ = client.predict(
+        question=ENGLISH["question"],
+        context=context,
+        model=NEVER_SURE,
+        **SETTINGS,
+        use_max_context=True,
+        null_threshold=None,
+        api_name="/ask",
+    )
+    assert summary.startswith(f"**Probably not in the paragraph.** `{NEVER_SURE}`'s no-answer score beats")
+    assert "*The probability compares this span with the other spans of the list only" in summary
+
+
+def test_a_requested_threshold_overrides_the_models_own(client):
+    _, summary, *_ = client.predict(
+        question=ENGLISH["question"],
+        context=ENGLISH["context"],
+        model=NEVER_SURE,
+        **SETTINGS,
+        use_max_context=True,
+        null_threshold=30.0,
+        api_name="/ask",
+    )
+    assert "Probably not in the paragraph" not in summary and "The no-answer check passed" in summary
 
 
 def test_english_question_with_the_english_model(client):
@@ -203,7 +240,7 @@ def test_the_max_context_switch_lets_every_window_propose_shared_starts(client):
 
 def test_model_list_holds_the_shipped_models(client):
     update = client.predict(current=checkpoints.ENGLISH_NAME, api_name="/models")
-    assert [c[0] for c in update["choices"]] == [checkpoints.DEFAULT_NAME, checkpoints.ENGLISH_NAME]
+    assert [c[0] for c in update["choices"]] == [checkpoints.DEFAULT_NAME, checkpoints.ENGLISH_NAME, NEVER_SURE]
     assert update["value"] == checkpoints.ENGLISH_NAME
 
 

@@ -342,3 +342,34 @@ def test_without_the_max_context_rule_no_start_is_blocked_for_it(engine) -> None
     rules_off = AnswerSettings(SMALL.windows, SpanRules(use_max_context=False))
     trace = engine.answer("台北在哪裡？", LONG, rules_off).trace
     assert all(wt.max_context is None and "max context" not in wt.start_blocks for wt in trace.windows)
+
+
+def _with_null_threshold(model_dir, folder, threshold):
+    import json
+    import shutil
+
+    shutil.copytree(model_dir, folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "qa_null_threshold": threshold}))
+    return folder
+
+
+def test_a_checkpoint_without_a_null_threshold_answers_every_question_with_its_best_span(tiny_bert_dir):
+    engine = QAEngine.load(tiny_bert_dir)
+    answer = engine.answer("where is the cat?", "the cat sat on the mat")
+    assert engine.null_threshold is None and not answer.no_answer and answer.text
+    assert isinstance(answer.null_margin, float), "the margin is measured for every checkpoint"
+    null = answer.trace.null
+    assert answer.null_margin == pytest.approx(null.null_score - null.span_score)
+
+
+@pytest.mark.parametrize(("threshold", "no_answer"), [(-1e6, True), (1e6, False)])
+def test_the_checkpoints_null_threshold_decides_and_a_requested_one_overrides_it(
+    tiny_bert_dir, tmp_path, threshold, no_answer
+):
+    engine = QAEngine.load(_with_null_threshold(tiny_bert_dir, tmp_path / "null", threshold))
+    assert engine.null_threshold == threshold
+    answer = engine.answer("where is the cat?", "the cat sat on the mat")
+    assert answer.no_answer is no_answer and answer.text, "the best span is still given"
+    flipped = AnswerSettings(spans=SpanRules(null_threshold=30.0 if no_answer else -30.0))
+    assert engine.answer("where is the cat?", "the cat sat on the mat", flipped).no_answer is not no_answer

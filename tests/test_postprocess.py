@@ -11,6 +11,7 @@ from transformers import AutoTokenizer
 from qa_core.postprocess import (
     best_spans,
     end_blocks,
+    null_decision,
     probabilities,
     span_score_matrix,
     start_blocks,
@@ -276,3 +277,21 @@ def test_without_post_processing_the_length_limit_is_off_too() -> None:
     start, end = _logits(n, p5=10.0), _logits(n, p9=10.0)
     rules = SpanRules(max_answer_length=2, post_processing=False)
     assert _text(best_spans(_spans(_window(), start, end, rules), 1)[0]) == "cat sat on the mat"
+
+
+def _best(start_logit: float, end_logit: float) -> Span:
+    return Span(0, 5, 5, 4, 7, start_logit, end_logit)
+
+
+@pytest.mark.parametrize(("threshold", "no_answer"), [(0.5, True), (1.5, False), (None, False)])
+def test_the_null_decision_compares_the_lowest_window_null_score_with_the_best_span(threshold, no_answer):
+    # window 1 finds the answer (its [CLS] scores low), window 0 does not: the question's null is window 1's
+    decision = null_decision([(6.0, 5.0), (3.0, 3.0)], _best(2.0, 3.0), threshold)
+    assert (decision.null_score, decision.null_window, decision.span_score) == (6.0, 1, 5.0)
+    assert decision.margin == 1.0 and decision.no_answer is no_answer
+
+
+def test_without_any_valid_span_a_decision_says_no_answer_and_has_no_margin():
+    decision = null_decision([(1.0, 1.0)], None, 0.0)
+    assert decision.margin is None and decision.no_answer
+    assert not null_decision([(1.0, 1.0)], None, None).no_answer, "no threshold: no decision"

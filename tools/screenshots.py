@@ -1,4 +1,5 @@
-"""Take the README screenshots: start the app, ask its examples, save ask.png, inside.png and why.png.
+"""Take the README screenshots: start the app, ask its examples, save ask.png, inside.png, why.png, lessons.png,
+and the lecture's two-language view in English and in Traditional Chinese (lecture.png, lecture-zh.png).
 
     python tools/screenshots.py                 # the shipped checkpoints, into assets/
     python tools/screenshots.py --out shots/    # somewhere else
@@ -84,8 +85,33 @@ def take(url: str, out: Path, chromium: str) -> list[Path]:
         page.screenshot(
             path=out / "why.png", full_page=True, clip=clip(page, "#why-lens", "#why-attribution")
         )
+        lessons(page, out / "lessons.png")
+        lecture(page, out / "lecture.png", "Lecture")
+        page.locator("#language").get_by_text(app.LANGUAGES["zh-Hant"]).click()
+        lecture(page, out / "lecture-zh.png", app.TEXTS["zh-Hant"]["tab.lecture"])
         browser.close()
-    return [out / "ask.png", out / "inside.png", out / "why.png"]
+    return [out / f"{name}.png" for name in ("ask", "inside", "why", "lessons", "lecture", "lecture-zh")]
+
+
+def lessons(page: Page, path: Path) -> None:
+    """The training windows of the first sample question, and the reference runs' position bias."""
+    page.get_by_role("tab", name="Lessons").click()
+    page.locator("#lessons-button").click()
+    page.locator("#lessons-histogram .js-plotly-plot").wait_for()
+    page.screenshot(path=path, full_page=True, clip=clip(page, "#lessons-note", "#lessons-histogram"))
+
+
+def lecture(page: Page, path: Path, tab: str) -> None:
+    """One question in Chinese and in English over one paragraph: the two span matrices side by side."""
+    page.get_by_role("tab", name=tab).click()
+    before = page.locator("#same-note").inner_text()
+    page.locator("#same-button").click()
+    page.wait_for_function(
+        "before => { const s = document.querySelector('#same-note')?.innerText; return s && s !== before; }",
+        arg=before,
+    )
+    page.locator("#same-second .js-plotly-plot").wait_for()
+    page.screenshot(path=path, full_page=True, clip=clip(page, "#same-intro", "#same-second"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Load extractive reading-comprehension data: SQuAD v1.1, CMRC 2018, DRCD and the HW7 homework format.
+"""Load extractive reading-comprehension data: SQuAD (v1.1 and 2.0), CMRC 2018, DRCD and the homework's HW7.
 
 Every format becomes the same list of :class:`Example`, in file order, so training, evaluation and the
 homework's CSV share one code path. A bad file fails whole and loudly: a :class:`DataError` lists every
@@ -9,6 +9,10 @@ Answers whose text is not at their stated offset are the commonest flaw of offic
 2018's dev file has about 170), so the caller chooses (``bad_offsets``): refuse the file, keep such answers
 for their text (answering and scoring read only the text) or skip them (training needs the offset). What
 was kept, moved or skipped is counted in :class:`Repairs` and logged, never done silently.
+
+A SQuAD 2.0 question whose paragraph does not hold its answer (``"is_impossible": true``, ``"answers": []``)
+is labelled data, not a test question: it loads as ``impossible`` with no answers, and its
+``plausible_answers`` are ignored, since neither training nor scoring uses them.
 """
 
 from __future__ import annotations
@@ -108,7 +112,13 @@ _HW7_END = _Kind(
 _NO_ANSWERS = _Kind(
     "questions without answers",
     "this looks like a test file without answers (such as the homework's test file); training and "
-    "scoring need a file whose questions have answers",
+    "scoring need a file whose questions have answers. In a SQuAD 2.0 file, mark a question whose "
+    'paragraph does not hold the answer with "is_impossible": true',
+)
+_IMPOSSIBLE_ANSWERED = _Kind(
+    'questions marked "is_impossible": true that have answers',
+    'give an unanswerable question "answers": [] (SQuAD 2.0 keeps its near misses in "plausible_answers"), '
+    'or set "is_impossible" to false if the paragraph does hold the answer',
 )
 _DUPLICATE = _Kind("duplicate question ids", "give every question its own id: predictions are keyed by id")
 
@@ -318,7 +328,7 @@ def _parse(doc: Any, name: str, findings: _Findings) -> list[Example]:
         f"top-level keys {sorted(doc)}" if isinstance(doc, dict) else f"a top level that is {_json_type(doc)}"
     )
     raise DataError(
-        f"{name}: unrecognised format: found {found}; expected an object with 'data' (SQuAD v1.1, CMRC 2018, "
+        f"{name}: unrecognised format: found {found}; expected an object with 'data' (SQuAD, CMRC 2018, "
         "DRCD) or with 'questions' and 'paragraphs' (HW7). Convert the file to one of these formats."
     )
 
@@ -340,16 +350,24 @@ def _squad_paragraph(paragraph: Any, title: str, where: str, findings: _Findings
         context = _field(paragraph, "context", str)
         for q, qa in enumerate(_field(paragraph, "qas", list)):
             with findings.record(_label(qa, f"{where}.qas[{q}]")):
-                answers = tuple(
-                    GoldAnswer(
-                        _field(answer, "text", str, where=f"answers[{i}]"),
-                        _field(answer, "answer_start", int, where=f"answers[{i}]"),
-                    )
-                    for i, answer in enumerate(_field(qa, "answers", list))
-                )
-                question = _field(qa, "question", str)
-                examples.append(Example(str(_field(qa, "id", (str, int))), question, context, answers, title))
+                examples.append(_squad_question(qa, context, title))
     return examples
+
+
+def _squad_question(qa: Any, context: str, title: str) -> Example:
+    """One question; SQuAD 2.0's ``is_impossible`` (v1.1 has none: answerable) must agree with its answers."""
+    answers = tuple(
+        GoldAnswer(
+            _field(answer, "text", str, where=f"answers[{i}]"),
+            _field(answer, "answer_start", int, where=f"answers[{i}]"),
+        )
+        for i, answer in enumerate(_field(qa, "answers", list))
+    )
+    impossible = _field(qa, "is_impossible", bool, default=False)
+    if impossible and answers:
+        raise _BadRecord(_IMPOSSIBLE_ANSWERED, f"{len(answers)} answer(s)")
+    question = _field(qa, "question", str)
+    return Example(str(_field(qa, "id", (str, int))), question, context, answers, title, impossible)
 
 
 def _hw7_examples(doc: dict, findings: _Findings) -> list[Example]:
@@ -408,7 +426,7 @@ def _checked(examples: list[Example], findings: _Findings, rules: _Rules) -> lis
                 continue
             if not example.question.strip():
                 raise _BadRecord(_EMPTY_QUESTION, "empty question")
-            if rules.require_answers and not example.answers:
+            if rules.require_answers and not example.answers and not example.impossible:
                 raise _BadRecord(_NO_ANSWERS, "no answer")
             answers = _usable_answers(example, findings, rules)
             if example.answers and not answers:  # every answer skipped: nothing left to learn from
@@ -493,7 +511,7 @@ def _field(
         raise _BadRecord(_STRUCTURE, f"{prefix}missing field {key!r}")
     value = record[key]
     kinds = kinds if isinstance(kinds, tuple) else (kinds,)
-    if isinstance(value, bool) or not isinstance(value, kinds):
+    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
         wanted = " or ".join(_JSON_TYPES[kind] for kind in kinds)
         raise _BadRecord(_STRUCTURE, f"{prefix}field {key!r} is {_json_type(value)}, expected {wanted}")
     return value
@@ -526,8 +544,13 @@ def _clip(text: str, limit: int = 40) -> str:
 
 
 def write_squad(examples: Iterable[Example], path: str | Path) -> Path:
-    """Write SQuAD v1.1 JSON (gzip if the name ends in ``.gz``), atomically: a crash leaves no half file."""
-    path = Path(path)
+    """Write SQuAD JSON (gzip if the name ends in ``.gz``), atomically: a crash leaves no half file.
+
+    The file is SQuAD v1.1 unless a question is ``impossible``: then it is v2.0, where every question
+    says whether it is, so the official v2.0 script can score against it.
+    """
+    path, examples = Path(path), list(examples)
+    v2 = any(ex.impossible for ex in examples)
     articles: list[dict] = []
     for ex in examples:
         if not articles or articles[-1]["title"] != ex.title:
@@ -536,8 +559,10 @@ def write_squad(examples: Iterable[Example], path: str | Path) -> Path:
         if not paragraphs or paragraphs[-1]["context"] != ex.context:
             paragraphs.append({"context": ex.context, "qas": []})
         answers = [{"text": a.text, "answer_start": a.start} for a in ex.answers]
-        paragraphs[-1]["qas"].append({"id": ex.id, "question": ex.question, "answers": answers})
-    payload = json.dumps({"version": "1.1", "data": articles}, ensure_ascii=False).encode("utf-8")
+        qa = {"id": ex.id, "question": ex.question, "answers": answers}
+        paragraphs[-1]["qas"].append({**qa, "is_impossible": ex.impossible} if v2 else qa)
+    version = "v2.0" if v2 else "1.1"
+    payload = json.dumps({"version": version, "data": articles}, ensure_ascii=False).encode("utf-8")
     if path.suffix == ".gz":
         payload = gzip.compress(payload, mtime=0)
     return write_bytes_atomically(path, payload)

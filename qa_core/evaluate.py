@@ -1,11 +1,18 @@
-"""Measure a checkpoint on a data file: EM and F1 (SQuAD v1.1 / CMRC 2018) and the homework's accuracy.
+"""Measure a checkpoint on a data file: EM and F1 (SQuAD v1.1 or 2.0 / CMRC 2018), the homework's accuracy.
 
     python -m qa_core.evaluate --data assets/sample_qa.json [--checkpoint DIR] [--limit N] [--record]
 
 The last line printed is one JSON object with exact_match, f1, accuracy, n, seconds and
 unusable_offsets (gold answers scored by their text alone, because their stated offset is wrong: official
-files have some), so scripts can read it with ``tail -n 1``. ``--record`` also stores the result in the checkpoint's
-eval_results.json and refreshes its model card.
+files have some), so scripts can read it with ``tail -n 1``. ``--record`` also stores the result in the
+checkpoint's eval_results.json and refreshes its model card.
+
+A file with unanswerable questions (SQuAD 2.0) is scored by the official v2.0 rules, with the engine's
+own decision ("" for a question it judged unanswerable): the JSON adds has_ans and no_ans (the scores of
+the questions with and without an answer, with their counts n) and, when the checkpoint gives null
+margins, best_f1_threshold: the null threshold that maximises F1 on this file, with every score at it
+(at_best_f1_threshold). Tuned on this file, that threshold is optimistic on this same file: tune it on
+one file and measure with it on another.
 """
 
 from __future__ import annotations
@@ -13,14 +20,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import time
-from dataclasses import asdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .data import DataError, misplaced_answers
+from .data import DataError, Example, misplaced_answers
+from .engine import NULL_THRESHOLD_KEY
 from .files import write_text_atomically
-from .metrics import score
-from .predict import add_model_arguments, load_from_args, predict
+from .metrics import BestThreshold, Scores, ScoresV2, best_threshold, score, score_v2
+from .predict import add_model_arguments, answer_all, load_from_args, predictions_by_id
+from .records import Answer
 from .train import model_card
 
 
@@ -34,37 +45,149 @@ def record(checkpoint: Path, data_file: str, limit: int, result: dict) -> None:
     model_card.render(checkpoint)
 
 
+def set_null_threshold(checkpoint: Path, threshold: float) -> None:
+    """Record the tuned threshold in the checkpoint's config.json, which marks it as trained for "no answer"."""
+    path = checkpoint / "config.json"
+    config = json.loads(path.read_text())
+    config[NULL_THRESHOLD_KEY] = threshold  # unrounded: rounding could move it across a margin
+    write_text_atomically(path, json.dumps(config, indent=2) + "\n")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What one run measured: the overall scores and, for a SQuAD 2.0 file, its parts and best threshold."""
+
+    overall: Scores
+    v2: ScoresV2 | None = None
+    best: BestThreshold | None = None  # only when the answers carry null margins
+
+
+def evaluate_answers(examples: Sequence[Example], answers: Sequence[Answer]) -> Evaluation:
+    """Score the engine's decisions ("" where it judged a question unanswerable) by the file's rules.
+
+    A file without unanswerable questions is scored as SQuAD v1.1 / CMRC 2018, exactly as before 2.0.
+    """
+    predictions = predictions_by_id(examples, answers)
+    if not any(example.impossible for example in examples):
+        return Evaluation(score(predictions, examples))
+    v2 = score_v2(predictions, examples)
+    return Evaluation(v2.overall, v2, _best_threshold(examples, answers))
+
+
+def _best_threshold(examples: Sequence[Example], answers: Sequence[Answer]) -> BestThreshold | None:
+    """The threshold that maximises F1 over the best spans, when the checkpoint gives null margins.
+
+    A question without a margin has no valid span, so it is answered "" at any threshold: its margin
+    counts as infinite.
+    """
+    if all(answer.null_margin is None for answer in answers):
+        return None
+    margins = {
+        e.id: math.inf if a.null_margin is None else a.null_margin
+        for e, a in zip(examples, answers, strict=True)
+    }
+    return best_threshold(predictions_by_id(examples, answers, abstain=False), margins, examples)
+
+
+def _v2_fields(evaluation: Evaluation) -> dict:
+    """What a SQuAD 2.0 file adds to the JSON result (nothing for a v1.1 file)."""
+    if evaluation.v2 is None:
+        return {}
+    fields = _parts(evaluation.v2)
+    if evaluation.best is not None:
+        fields["best_f1_threshold"] = evaluation.best.threshold
+        fields["at_best_f1_threshold"] = {
+            **asdict(evaluation.best.scores.overall),
+            **_parts(evaluation.best.scores),
+        }
+    return fields
+
+
+def _parts(scores: ScoresV2) -> dict:
+    return {
+        "has_ans": None if scores.has_ans is None else asdict(scores.has_ans),
+        "no_ans": None if scores.no_ans is None else asdict(scores.no_ans),
+    }
+
+
+def _v2_lines(evaluation: Evaluation) -> list[str]:
+    """What a SQuAD 2.0 file adds to the printed report, one line each (nothing for a v1.1 file)."""
+    if evaluation.v2 is None:
+        return []
+    parts = (("with an answer", evaluation.v2.has_ans), ("without an answer", evaluation.v2.no_ans))
+    lines = [f"  {label}: {_summary(part)}" for label, part in parts if part is not None]
+    if evaluation.best is not None:
+        at_best = evaluation.best.scores.overall
+        lines.append(
+            f"  best null threshold on this file (optimistic on it): {evaluation.best.threshold:.4g}, "
+            f"EM {at_best.exact_match:.2f}, F1 {at_best.f1:.2f}"
+        )
+    return lines
+
+
+def _summary(scores: Scores) -> str:
+    return (
+        f"{scores.n} questions, EM {scores.exact_match:.2f}, F1 {scores.f1:.2f}, "
+        f"strict accuracy {scores.accuracy:.4f}"
+    )
+
+
+def _store(args: argparse.Namespace, source: str, evaluation: Evaluation, result: dict) -> str | None:
+    """Record the result in the checkpoint (and its tuned null threshold); what stops it, if anything."""
+    if not Path(source).is_dir():
+        return f"--record needs a local checkpoint folder, not {source!r}"
+    if args.set_null_threshold:
+        if evaluation.best is None:
+            return f"{args.data} has no unanswerable questions to tune a null threshold on"
+        set_null_threshold(Path(source), evaluation.best.threshold)
+        print(f"set qa_null_threshold {evaluation.best.threshold:.4g} in {Path(source) / 'config.json'}")
+    record(Path(source), args.data, args.limit, result)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m qa_core.evaluate", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m qa_core.evaluate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_model_arguments(parser)
     parser.add_argument(
         "--record",
         action="store_true",
         help="Save the result in the checkpoint folder and refresh its model card.",
     )
+    parser.add_argument(
+        "--set-null-threshold",
+        action="store_true",
+        help="Store this file's best null threshold in the checkpoint's config.json (qa_null_threshold), "
+        "so that the engine answers 'not in the paragraph' with it; implies --record. Tune it on a file "
+        "with unanswerable questions that you do not report scores on.",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         run = load_from_args(args)
         started = time.perf_counter()
-        predictions = predict(run.engine, run.examples, run.settings)
+        answers = answer_all(run.engine, run.examples, run.settings)
         seconds = time.perf_counter() - started
-        scores = score(predictions, run.examples)
+        evaluation = evaluate_answers(run.examples, answers)
     except (DataError, FileNotFoundError, ValueError) as error:
         parser.exit(2, f"error: {error}\n")
+    overall = evaluation.overall
     result = {
-        **asdict(scores),
+        **asdict(overall),
         "seconds": round(seconds, 2),
         "unusable_offsets": misplaced_answers(run.examples),
+        **_v2_fields(evaluation),
     }
-    print(
-        f"{args.data}: {scores.n} questions, EM {scores.exact_match:.2f}, F1 {scores.f1:.2f}, "
-        f"strict accuracy {scores.accuracy:.4f}, {seconds:.1f} s ({scores.n / max(seconds, 1e-9):.1f} questions/s)"
-    )
-    if args.record:
-        if not Path(run.engine.source).is_dir():
-            parser.exit(2, f"error: --record needs a local checkpoint folder, not {run.engine.source!r}\n")
-        record(Path(run.engine.source), args.data, args.limit, result)
+    rate = overall.n / max(seconds, 1e-9)
+    print(f"{args.data}: {_summary(overall)}, {seconds:.1f} s ({rate:.1f} questions/s)")
+    for line in _v2_lines(evaluation):
+        print(line)
+    stored = args.record or args.set_null_threshold
+    if stored and (problem := _store(args, run.engine.source, evaluation, result)):
+        parser.exit(2, f"error: {problem}\n")
     print(json.dumps(result))
     return 0
 

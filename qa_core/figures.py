@@ -10,6 +10,7 @@ winner and the answer are also named in labels and marked with symbols).
 from __future__ import annotations
 
 import html
+import re
 import textwrap
 from collections.abc import Sequence
 from itertools import pairwise
@@ -19,7 +20,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .records import Answer, Block, Offset, Span, Trace, Window, WindowTrace
+from .records import Answer, Block, Offset, Span, TokenRole, Trace, Window, WindowTrace
+from .words import say
 
 START_COLOUR = "#0072B2"  # blue
 END_COLOUR = "#E69F00"  # orange
@@ -59,11 +61,6 @@ LABEL_REACH = 30  # pixels between a star and the label that names its token
 LABEL_LINE = 22  # pixels between the start and end labels when they sit on the same side
 LEGEND_ROW, LEGEND_PER_ROW = 26, 2  # a legend row's height (px), and the entries a phone fits in one
 COLOUR_BAR_HEIGHT = 60  # room for the span matrix's colour bar under the plot
-BLOCK_REASONS: dict[Block, str] = {
-    "not paragraph": "is not paragraph text",
-    "no visible text": "covers only white space",
-    "max context": "is judged in the window that gives it more context (max-context rule)",
-}
 
 
 class TraceError(ValueError):
@@ -166,19 +163,23 @@ def windows_figure(
         range=[len(windows) - 0.5, -0.5 - (ANSWER_BAND if answer_tokens else 0)],  # window 1 at the top
         title="",
     )
-    fig.update_xaxes(range=[0, max(paragraph_tokens, 1)], title="paragraph token index")
+    fig.update_xaxes(range=[0, max(paragraph_tokens, 1)], title=say("paragraph token index"))
     stride = _shared_tokens(windows)
     subtitle = (
-        "The whole paragraph fits in one window next to the question"
+        say("The whole paragraph fits in one window next to the question")
         if stride is None
-        else f"Each window repeats the question; grey = tokens two neighbouring windows share (doc_stride = {stride})"
+        else say(
+            "Each window repeats the question; grey = tokens two neighbouring windows share (doc_stride = {stride})",
+            stride=stride,
+        )
     )
-    style(
-        fig,
-        f"{paragraph_tokens} paragraph tokens, {len(windows)} window{'s' if len(windows) != 1 else ''}",
-        subtitle,
-        height=max(200, 90 + 34 * len(windows)),
+    counts = dict(tokens=paragraph_tokens, windows=len(windows))
+    title = (
+        say("{tokens} paragraph tokens, {windows} window", **counts)
+        if len(windows) == 1
+        else say("{tokens} paragraph tokens, {windows} windows", **counts)
     )
+    style(fig, title, subtitle, height=max(200, 90 + 34 * len(windows)))
     fig.update_layout(bargap=0.35)
     return fig
 
@@ -207,10 +208,10 @@ def _window_bars(windows: Sequence[Window], winning_window: int | None) -> go.Ba
             )
             for w in windows
         ],
-        hovertemplate=(
-            "<b>window %{customdata[0]}</b><br>paragraph tokens %{customdata[1]}–%{customdata[2]} (%{x} tokens)"
-            "<br>characters %{customdata[3]}–%{customdata[4]}"
-            "<br>%{customdata[5]} real tokens of %{customdata[6]} in the input<extra></extra>"
+        hovertemplate=say(
+            "<b>window %{{customdata[0]}}</b><br>paragraph tokens %{{customdata[1]}}–%{{customdata[2]}} (%{{x}} tokens)"
+            "<br>characters %{{customdata[3]}}–%{{customdata[4]}}"
+            "<br>%{{customdata[5]}} real tokens of %{{customdata[6]}} in the input<extra></extra>"
         ),
         name="window",
         showlegend=False,
@@ -239,13 +240,15 @@ def scores_figure(trace: Trace) -> go.Figure:
     for row, wt in enumerate(trace.windows, start=1):
         _add_score_row(fig, row, wt, trace, labelled)
     _add_greyed_legend(fig)
-    fig.update_yaxes(matches="y", range=_score_range(trace), title="score", zeroline=True)
+    fig.update_yaxes(matches="y", range=_score_range(trace), title=say("score"), zeroline=True)
     if not labelled:
-        fig.update_xaxes(title="position in window (hover for the token)", row=len(trace.windows), col=1)
+        fig.update_xaxes(title=say("position in window (hover for the token)"), row=len(trace.windows), col=1)
     style(
         fig,
-        "Start and end scores per token",
-        "★ = chosen start / end; grey tokens (question, special, white space) can never be in the answer",
+        say("Start and end scores per token"),
+        say(
+            "★ = chosen start / end; grey tokens (question, special, white space) can never be in the answer"
+        ),
         height=height,
         above_plot=_lines(fig.layout.annotations[0].text) * ROW_TITLE_LINE,
     )
@@ -254,9 +257,10 @@ def scores_figure(trace: Trace) -> go.Figure:
 
 def span_matrix_figure(trace: Trace) -> go.Figure:
     """Heatmap of start + end score for every (start, end) pair of the winning window's paragraph tokens."""
-    title = "Span scores"
     if trace.winning_window is None:
-        return message_figure(title, "No window has a valid span, so there is no answer and no matrix.")
+        return message_figure(
+            say("Span scores"), say("No window has a valid span, so there is no answer and no matrix.")
+        )
     wt = trace.windows[trace.winning_window]
     shown = _matrix_positions(wt)
     labels = [escape(wt.tokens[p]) for p in shown]
@@ -269,7 +273,7 @@ def span_matrix_figure(trace: Trace) -> go.Figure:
             mode="markers",
             marker=dict(symbol="square-open", size=16, color=ANSWER_COLOUR, line=dict(width=3)),
             name="chosen answer",
-            hovertemplate=f"chosen answer (score {best.score:.3f})<extra></extra>",
+            hovertemplate=say("chosen answer (score {score:.3f})<extra></extra>", score=best.score),
         )
     )
     ticks = dict(tickmode="array", tickvals=shown, ticktext=labels, tickfont=dict(size=11), showgrid=False)
@@ -277,11 +281,11 @@ def span_matrix_figure(trace: Trace) -> go.Figure:
         float(shown[0] - 0.5),
         float(shown[-1] + 0.5),
     )  # fixed: a chosen cell out of view cannot stretch it
-    fig.update_xaxes(title="end token", range=[low, high], **ticks)
-    fig.update_yaxes(title="start token", range=[high, low], **ticks)  # first start token at the top
+    fig.update_xaxes(title=say("end token"), range=[low, high], **ticks)
+    fig.update_yaxes(title=say("start token"), range=[high, low], **ticks)  # first start token at the top
     style(
         fig,
-        f"{title} in window {window_number(wt.window.index)}",
+        say("Span scores in window {number}", number=window_number(wt.window.index)),
         _matrix_subtitle(trace, wt, shown),
         height=_matrix_height(shown) + COLOUR_BAR_HEIGHT,
         legend=False,
@@ -300,7 +304,7 @@ def _span_heatmap(trace: Trace, wt: WindowTrace, shown: np.ndarray) -> go.Heatma
         hovertemplate="%{customdata}<extra></extra>",
         colorscale="Viridis",
         colorbar=dict(  # under the matrix: at the side it would take a quarter of a phone's width
-            title=dict(text="start + end", side="top"),
+            title=dict(text=say("start + end"), side="top"),
             orientation="h",
             yref="container",
             y=0,
@@ -315,9 +319,9 @@ def _span_heatmap(trace: Trace, wt: WindowTrace, shown: np.ndarray) -> go.Heatma
 
 def loss_figure(points: Sequence[tuple[int, float]]) -> go.Figure:
     """The fine-tuning loss per logged step; an empty list gives an empty chart that says so."""
-    title = "Fine-tuning loss"
+    title = say("Fine-tuning loss")
     if not points:
-        return message_figure(title, "No loss yet: the first value appears after the first logged step.")
+        return message_figure(title, say("No loss yet: the first value appears after the first logged step."))
     steps, losses = zip(*points, strict=True)
     fig = go.Figure(
         go.Scatter(
@@ -327,12 +331,13 @@ def loss_figure(points: Sequence[tuple[int, float]]) -> go.Figure:
             line=dict(color=START_COLOUR, width=2),
             marker=dict(size=5),
             name="loss",
-            hovertemplate="step %{x}<br>loss %{y:.4f}<extra></extra>",
+            hovertemplate=say("step %{{x}}<br>loss %{{y:.4f}}<extra></extra>"),
         )
     )
-    fig.update_xaxes(title="training step", rangemode="tozero")
-    fig.update_yaxes(title="loss", rangemode="tozero")
-    style(fig, title, f"latest: step {steps[-1]}, loss {losses[-1]:.4f}", height=260, legend=False)
+    fig.update_xaxes(title=say("training step"), rangemode="tozero")
+    fig.update_yaxes(title=say("loss"), rangemode="tozero")
+    latest = say("latest: step {step}, loss {loss:.4f}", step=steps[-1], loss=losses[-1])
+    style(fig, title, latest, height=260, legend=False)
     return fig
 
 
@@ -384,15 +389,16 @@ def _shared_tokens(windows: Sequence[Window]) -> int | None:
 
 def _token_notes(wt: WindowTrace, blocks: tuple[Block | None, ...], verb: str) -> list[str]:
     """Why each token may or may not start (or end) the answer, from the engine's record, for hover text."""
+    side = side_name(verb)
 
-    def note(role: str, block: Block | None) -> str:
+    def note(role: TokenRole, block: Block | None) -> str:
         if block is None:
-            return f"may {verb} the answer"
+            return say("may {verb} the answer", verb=side)
         if block == "not paragraph":
-            return f"{role} token: never part of the answer"
+            return say("{role} token: never part of the answer", role=role_name(role))
         if block == "no visible text":
-            return f"covers only white space: cannot {verb} the answer"
-        return "starts are judged in the window that gives it more context (max-context rule)"
+            return say("covers only white space: cannot {verb} the answer", verb=side)
+        return say("starts are judged in the window that gives it more context (max-context rule)")
 
     return [note(role, block) for role, block in zip(wt.window.roles, blocks, strict=True)]
 
@@ -402,21 +408,45 @@ def _cell_notes(trace: Trace, wt: WindowTrace, shown: np.ndarray) -> list[list[s
     limit = trace.settings.spans.max_answer_length
 
     def note(s: int, e: int) -> str:
-        head = f"start <b>{escape(wt.tokens[s])}</b> ({s}) → end <b>{escape(wt.tokens[e])}</b> ({e})<br>"
+        tokens = dict(start=escape(wt.tokens[s]), s=s, end=escape(wt.tokens[e]), e=e)
+        head = say("start <b>{start}</b> ({s}) → end <b>{end}</b> ({e})", **tokens) + "<br>"
         if block := wt.start_blocks[s]:
-            return head + f"impossible: the start token {BLOCK_REASONS[block]}"
+            return head + say("impossible: the start token {reason}", reason=_block_reason(block))
         if block := wt.end_blocks[e]:
-            return head + f"impossible: the end token {BLOCK_REASONS[block]}"
+            return head + say("impossible: the end token {reason}", reason=_block_reason(block))
         if e < s:
-            return head + "impossible: the end comes before the start"
+            return head + say("impossible: the end comes before the start")
         if e - s + 1 > limit:
-            return head + f"impossible: longer than max_answer_length ({limit} tokens)"
+            return head + say("impossible: longer than max_answer_length ({limit} tokens)", limit=limit)
         text = trace.context[wt.window.offsets[s][0] : wt.window.offsets[e][1]]
         text = escape(text if len(text) <= 40 else text[:39] + "…")
-        score = f"{wt.start_logits[s]:.3f} + {wt.end_logits[e]:.3f} = {trace.span_matrix[s, e]:.3f}"
-        return head + f"score {score}<br>text: {text}"
+        scores = dict(start=wt.start_logits[s], end=wt.end_logits[e], span=trace.span_matrix[s, e])
+        return head + say("score {start:.3f} + {end:.3f} = {span:.3f}<br>text: {text}", **scores, text=text)
 
     return [[note(int(s), int(e)) for e in shown] for s in shown]
+
+
+def _block_reason(block: Block) -> str:
+    """Why a token can start (or end) no span, to follow "impossible: the start token"."""
+    if block == "not paragraph":
+        return say("is not paragraph text")
+    if block == "no visible text":
+        return say("covers only white space")
+    return say("is judged in the window that gives it more context (max-context rule)")
+
+
+def side_name(side: str) -> str:
+    """ "start" or "end", as a reader says the start or end of a span."""
+    return say("start") if side == "start" else say("end")
+
+
+def role_name(role: TokenRole) -> str:
+    """A token's role as the reader says it: "question", "paragraph", "special" or "padding"."""
+    if role == "question":
+        return say("question")
+    if role == "paragraph":
+        return say("paragraph")
+    return say("special") if role == "special" else say("padding")
 
 
 def _matrix_positions(wt: WindowTrace) -> np.ndarray:
@@ -492,9 +522,35 @@ def _legend_room(fig: go.Figure) -> int:
 
 
 def _wrap(text: str, width: int) -> str:
-    """Break ``text`` into plotly lines ("<br>") of at most ``width`` characters, keeping given breaks."""
-    lines = [line for part in text.split("<br>") for line in textwrap.wrap(part, width) or [""]]
+    """Break ``text`` into plotly lines ("<br>") of at most ``width`` characters, keeping given breaks.
+
+    A Chinese character is as wide as two Latin letters and a line may break between any two of them.
+    """
+    lines = [line for part in text.split("<br>") for line in _wrap_part(part, width) or [""]]
     return "<br>".join(lines) if text else ""
+
+
+def _wrap_part(part: str, width: int) -> list[str]:
+    if not _WIDE.search(part):
+        return textwrap.wrap(part, width)
+    lines, line = [], ""
+    for unit in _UNITS.findall(part):
+        if line and _width(line + unit.rstrip()) > width:
+            lines.append(line.rstrip())
+            line = unit.lstrip()
+        else:
+            line += unit
+    return [*lines, line.rstrip()] if line.strip() else lines
+
+
+def _width(text: str) -> int:
+    return len(text) + len(_WIDE.findall(text))
+
+
+_WIDE = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\u3000-\u303f]")
+_UNITS = re.compile(
+    rf"{_WIDE.pattern}|[^\s\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\u3000-\u303f]+\s*|\s+"
+)
 
 
 def _lines(text: str | None) -> int:
@@ -519,13 +575,13 @@ def message_figure(title: str, message: str) -> go.Figure:
 
 
 def _window_name(index: int, winning_window: int | None) -> str:
-    name = f"window {window_number(index)}"
+    name = say("window {number}", number=window_number(index))
     return f"<b>{name} ★</b>" if index == winning_window else name
 
 
 def _window_bar_label(w: Window, winning_window: int | None) -> str:
     label = f"{w.doc_start}–{w.doc_end - 1}"
-    return f"<b>winner · {label}</b>" if w.index == winning_window else label
+    return say("<b>winner · {tokens}</b>", tokens=label) if w.index == winning_window else label
 
 
 def _shade_overlap(fig: go.Figure, left: Window, right: Window) -> None:
@@ -540,7 +596,7 @@ def _shade_overlap(fig: go.Figure, left: Window, right: Window) -> None:
         fillcolor="rgba(0, 0, 0, 0.22)",
         line_width=0,
         layer="above",
-        name=f"shared tokens ({left.doc_end - right.doc_start})",
+        name=say("shared tokens ({count})", count=left.doc_end - right.doc_start),
         showlegend=left.index == 0,
         legendgroup="overlap",
     )
@@ -562,7 +618,7 @@ def _mark_answer_tokens(fig: go.Figure, answer_tokens: tuple[int, int], paragrap
     fig.add_annotation(
         x=x,
         y=-0.5 - ANSWER_BAND / 2,
-        text=f"answer (tokens {first}–{last})",
+        text=say("answer (tokens {first}–{last})", first=first, last=last),
         xanchor=anchor,
         showarrow=False,
         font=dict(color=ANSWER_COLOUR),
@@ -575,7 +631,7 @@ def _mark_answer_tokens(fig: go.Figure, answer_tokens: tuple[int, int], paragrap
         opacity=0.35,
         line=dict(color=ANSWER_COLOUR, width=2),
         layer="above",
-        name="answer",
+        name=say("answer"),
         showlegend=True,
     )
 
@@ -583,19 +639,21 @@ def _mark_answer_tokens(fig: go.Figure, answer_tokens: tuple[int, int], paragrap
 def _row_title(wt: WindowTrace, winning_window: int | None) -> str:
     """'window 2: paragraph tokens 234–595', the winner starred and named (bold comes from its font)."""
     w = wt.window
-    tokens = f"paragraph tokens {w.doc_start}–{w.doc_end - 1}"
+    where = dict(number=window_number(w.index), first=w.doc_start, last=w.doc_end - 1)
     if w.index != winning_window:
-        return f"window {window_number(w.index)}: {tokens}"
-    title = f"★ window {window_number(w.index)}, the winner: {tokens}"
-    return title if len(title) <= ROW_TITLE_CHARS else title.replace(": ", ":<br>", 1)
+        return say("window {number}: paragraph tokens {first}–{last}", **where)
+    title = say("★ window {number}, the winner: paragraph tokens {first}–{last}", **where)
+    if len(title) <= ROW_TITLE_CHARS:
+        return title
+    return say("★ window {number}, the winner:<br>paragraph tokens {first}–{last}", **where)
 
 
 def _add_score_row(fig: go.Figure, row: int, wt: WindowTrace, trace: Trace, labelled: bool) -> None:
     w = wt.window
     real = np.flatnonzero(np.array(w.attention_mask) == 1)
     for name, logits, blocks, colour, verb in (
-        ("start score", wt.start_logits, wt.start_blocks, START_COLOUR, "start"),
-        ("end score", wt.end_logits, wt.end_blocks, END_COLOUR, "end"),
+        (say("start score"), wt.start_logits, wt.start_blocks, START_COLOUR, "start"),
+        (say("end score"), wt.end_logits, wt.end_blocks, END_COLOUR, "end"),
     ):
         notes = _token_notes(wt, blocks, verb)
         fig.add_trace(
@@ -608,9 +666,11 @@ def _add_score_row(fig: go.Figure, row: int, wt: WindowTrace, trace: Trace, labe
                     color=[MUTED_COLOUR if blocks[p] else colour for p in real], size=7 if labelled else 4
                 ),
                 customdata=[(escape(wt.tokens[p]), notes[p]) for p in real],
-                hovertemplate=(
-                    f"<b>%{{customdata[0]}}</b> (position %{{x}})<br>{name} %{{y:.3f}}<br>%{{customdata[1]}}"
-                    f"<extra>window {window_number(w.index)}</extra>"
+                hovertemplate=say(
+                    "<b>%{{customdata[0]}}</b> (position %{{x}})<br>{name} %{{y:.3f}}<br>%{{customdata[1]}}"
+                    "<extra>window {window}</extra>",
+                    name=name,
+                    window=window_number(w.index),
                 ),
                 name=name,
                 legendgroup=name,
@@ -664,7 +724,7 @@ def _mark_winner(fig: go.Figure, row: int, wt: WindowTrace) -> None:
         opacity=0.15,
         line_width=0,
         layer="below",
-        name="answer span",
+        name=say("answer span"),
         showlegend=True,
         row=row,
         col=1,
@@ -680,16 +740,22 @@ def _star(
     """Star the chosen start (or end) token and name it beside the star ("start: 660")."""
     position, logit = point
     colour = START_COLOUR if verb == "start" else END_COLOUR
-    token = escape(wt.tokens[position])
-    _name_token(fig, row, f"{verb}: “{token}”", point, offset, colour)  # quoted: "一" or "," alone misleads
+    token, side = escape(wt.tokens[position]), side_name(verb)
+    label = say("{side}: “{token}”", side=side, token=token)  # quoted: "一" or "," alone misleads
+    _name_token(fig, row, label, point, offset, colour)
     fig.add_trace(
         go.Scatter(
             x=[position],
             y=[logit],
             mode="markers",
             marker=dict(symbol="star", size=17, color=colour, line=dict(color="black", width=1.5)),
-            name=f"chosen {verb}",
-            hovertemplate=f"chosen {verb}: <b>{token}</b> (position {position}) %{{y:.3f}}<extra></extra>",
+            name=say("chosen {side}", side=side),
+            hovertemplate=say(
+                "chosen {side}: <b>{token}</b> (position {position}) %{{y:.3f}}<extra></extra>",
+                side=side,
+                token=token,
+                position=position,
+            ),
         ),
         row=row,
         col=1,
@@ -756,7 +822,7 @@ def _add_greyed_legend(fig: go.Figure) -> None:
             y=[None],
             mode="markers",
             marker=dict(color=MUTED_COLOUR, size=7),
-            name="cannot start / end here",
+            name=say("cannot start / end here"),
             hoverinfo="skip",
         )
     )
@@ -764,15 +830,21 @@ def _add_greyed_legend(fig: go.Figure) -> None:
 
 def _matrix_subtitle(trace: Trace, wt: WindowTrace, shown: np.ndarray) -> str:
     paragraph = wt.window.doc_end - wt.window.doc_start
-    grey = (
+    grey = say(
         "Each cell: start score + end score of one (start, end) pair. "
         "Grey = impossible: end before start, longer than max_answer_length "
-        f"({trace.settings.spans.max_answer_length}), not paragraph text, or a start judged in another window; "
-        "□ = chosen answer"
+        "({limit}), not paragraph text, or a start judged in another window; "
+        "□ = chosen answer",
+        limit=trace.settings.spans.max_answer_length,
     )
     if len(shown) == paragraph:
         return grey
-    return f"Showing {len(shown)} of the window's {paragraph} paragraph tokens, around the answer.<br>{grey}"
+    return say(
+        "Showing {shown} of the window's {paragraph} paragraph tokens, around the answer.<br>{grey}",
+        shown=len(shown),
+        paragraph=paragraph,
+        grey=grey,
+    )
 
 
 def _matrix_height(shown: np.ndarray) -> int:

@@ -11,7 +11,16 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .figures import ANSWER_COLOUR, END_COLOUR, MUTED_COLOUR, START_COLOUR, escape, message_figure, style
-from .records import DIRECTIONS, SHIFTS, TOP_K, ContextualEmbeddings, WordArithmetic, WordProjection
+from .records import (
+    DIRECTIONS,
+    SHIFTS,
+    TOP_K,
+    ContextualEmbeddings,
+    Direction,
+    WordArithmetic,
+    WordProjection,
+)
+from .words import say
 
 SIMILARITY_COLUMNS = (
     "layer",
@@ -26,7 +35,7 @@ SIMILARITY_COLUMNS = (
 
 
 def layer_name(layer: int) -> str:
-    return "input embeddings" if layer == 0 else f"layer {layer}"
+    return say("input embeddings") if layer == 0 else say("layer {layer}", layer=layer)
 
 
 def sentence_label(record: ContextualEmbeddings, i: int, limit: int = 14) -> str:
@@ -58,19 +67,26 @@ def similarity_figure(record: ContextualEmbeddings, layer: int) -> go.Figure:
             zmax=1.0,
             colorscale="Viridis",
             customdata=hover,
-            hovertemplate="%{customdata}<br>cosine %{z:.3f}<extra></extra>",
-            colorbar=dict(title=dict(text="cosine", side="right")),
+            hovertemplate=say("%{{customdata}}<br>cosine %{{z:.3f}}<extra></extra>"),
+            colorbar=dict(title=dict(text=say("cosine"), side="right")),
         )
     )
     for axis in (fig.update_xaxes, fig.update_yaxes):
         axis(tickmode="array", tickvals=list(range(n)), ticktext=ticks, tickfont_size=11)
     fig.update_yaxes(autorange="reversed")
     separation = record.separation()
-    gap = "" if separation is None else f"; same meaning minus different meaning: {separation[layer]:+.3f}"
+    subtitle = (
+        say("cosine similarity of its vectors in every pair of sentences")
+        if separation is None
+        else say(
+            "cosine similarity of its vectors in every pair of sentences; same meaning minus different meaning: {gap:+.3f}",
+            gap=separation[layer],
+        )
+    )
     style(
         fig,
-        f"“{escape(record.target)}” at {layer_name(layer)}",
-        f"cosine similarity of its vectors in every pair of sentences{gap}",
+        say("“{target}” at {layer}", target=escape(record.target), layer=layer_name(layer)),
+        subtitle,
         height=max(380, 160 + 30 * n),
         legend=False,
     )
@@ -80,18 +96,18 @@ def similarity_figure(record: ContextualEmbeddings, layer: int) -> go.Figure:
 def separation_figure(record: ContextualEmbeddings, layer: int | None = None) -> go.Figure:
     """Over the layers: mean similarity within meaning groups, between them, and the difference."""
     means = record.group_means()
-    title = "Do the meanings group?"
+    title = say("Do the meanings group?")
     if means is None:
         return message_figure(
-            title, 'Label at least two groups ("fruit: …", "company: …") to measure the grouping.'
+            title, say('Label at least two groups ("fruit: …", "company: …") to measure the grouping.')
         )
     within, between = means
     layers = list(range(len(within)))
     fig = go.Figure()
     for name, values, colour, width in (
-        ("same meaning", within, START_COLOUR, 1.5),
-        ("different meaning", between, MUTED_COLOUR, 1.5),
-        ("difference (separation)", within - between, ANSWER_COLOUR, 3.5),
+        (say("same meaning"), within, START_COLOUR, 1.5),
+        (say("different meaning"), between, MUTED_COLOUR, 1.5),
+        (say("difference (separation)"), within - between, ANSWER_COLOUR, 3.5),
     ):
         fig.add_trace(
             go.Scatter(
@@ -100,17 +116,17 @@ def separation_figure(record: ContextualEmbeddings, layer: int | None = None) ->
                 name=name,
                 mode="lines+markers",
                 line=dict(color=colour, width=width),
-                hovertemplate=f"{name}, layer %{{x}}: %{{y:.3f}}<extra></extra>",
+                hovertemplate=say("{name}, layer %{{x}}: %{{y:.3f}}<extra></extra>", name=name),
             )
         )
     if layer is not None:
         fig.add_vline(x=layer, line_dash="dot", line_color="#444")
-    fig.update_xaxes(title="layer (0 = input embeddings)", tickmode="linear", dtick=1)
-    fig.update_yaxes(title="mean cosine similarity", zeroline=True, zerolinecolor="#444")
+    fig.update_xaxes(title=say("layer (0 = input embeddings)"), tickmode="linear", dtick=1)
+    fig.update_yaxes(title=say("mean cosine similarity"), zeroline=True, zerolinecolor="#444")
     style(
         fig,
         title,
-        "mean similarity of sentence pairs with the same label and with different labels",
+        say("mean similarity of sentence pairs with the same label and with different labels"),
         height=380,
     )
     return fig
@@ -153,11 +169,11 @@ NEIGHBOUR_COLUMNS = (
 def accuracy_figure(record: WordArithmetic, layer: int, k: int = TOP_K) -> go.Figure:
     """Held-out top-1 and top-k accuracy at one layer: shifted by the mean difference against the raw vector."""
     top1, topk = record.accuracy(1)[layer], record.accuracy(k)[layer]  # (2 directions, 2 shifts)
-    groups = [f"{d}<br>top-{n}" for d in DIRECTIONS for n in (1, k)]
+    groups = [f"{_direction_name(d)}<br>top-{n}" for d in DIRECTIONS for n in (1, k)]
     fig = go.Figure()
     for shift, name, colour in (
-        (1, "shifted by the mean difference", ANSWER_COLOUR),
-        (0, "raw vector (baseline)", MUTED_COLOUR),
+        (1, say("shifted by the mean difference"), ANSWER_COLOUR),
+        (0, say("raw vector (baseline)"), MUTED_COLOUR),
     ):
         values = [v for d in range(len(DIRECTIONS)) for v in (top1[d, shift], topk[d, shift])]
         fig.add_trace(
@@ -171,17 +187,29 @@ def accuracy_figure(record: WordArithmetic, layer: int, k: int = TOP_K) -> go.Fi
                 hovertemplate=f"{name}: %{{y:.0%}}<extra></extra>",
             )
         )
-    fig.update_yaxes(title="held-out words translated", range=[0, 1.12], tickformat=".0%")
+    fig.update_yaxes(title=say("held-out words translated"), range=[0, 1.12], tickformat=".0%")
     n = len(record.chinese)
+    # the title fits one line: a wrapped title slides under Gradio's label
     style(
         fig,
-        f"Translation at {layer_name(layer)}",  # one line: a wrapped title slides under Gradio's label
-        f"{len(record.held_out)} held-out words, with and without the mean difference added, each ranked against all {n} words of the other language "
-        f"(chance: top-1 {1 / n:.0%}, top-{k} {min(k / n, 1):.0%})",
+        say("Translation at {layer}", layer=layer_name(layer)),
+        say(
+            "{held} held-out words, with and without the mean difference added, each ranked against all {n} words of the other language "
+            "(chance: top-1 {one:.0%}, top-{k} {top:.0%})",
+            held=len(record.held_out),
+            n=n,
+            one=1 / n,
+            k=k,
+            top=min(k / n, 1),
+        ),
         height=340,
     )
     fig.update_layout(barmode="group")
     return fig
+
+
+def _direction_name(direction: Direction) -> str:
+    return say("English → Chinese") if direction == "English → Chinese" else say("Chinese → English")
 
 
 def neighbour_table(record: WordArithmetic, layer: int) -> pd.DataFrame:
@@ -244,13 +272,13 @@ def projection_figure(record: WordProjection, layer: int) -> go.Figure:
             y=lines_y,
             mode="lines",
             line=dict(color=MUTED_COLOUR, width=1),
-            name="translation",
+            name=say("translation"),
             hoverinfo="skip",
         )
     )
     for name, words, translations, part, colour in (
-        ("Chinese", record.chinese, record.english, points[:n], END_COLOUR),
-        ("English", record.english, record.chinese, points[n:], START_COLOUR),
+        (say("Chinese"), record.chinese, record.english, points[:n], END_COLOUR),
+        (say("English"), record.english, record.chinese, points[n:], START_COLOUR),
     ):
         fig.add_trace(
             go.Scatter(
@@ -267,12 +295,14 @@ def projection_figure(record: WordProjection, layer: int) -> go.Figure:
             )
         )
     first, second = record.explained[layer]
-    fig.update_xaxes(title=f"first principal component ({first:.0%} of the variance)", zeroline=False)
-    fig.update_yaxes(title=f"second ({second:.0%})", zeroline=False)
+    fig.update_xaxes(
+        title=say("first principal component ({share:.0%} of the variance)", share=first), zeroline=False
+    )
+    fig.update_yaxes(title=say("second ({share:.0%})", share=second), zeroline=False)
     style(
         fig,
-        f"Word pairs at {layer_name(layer)}",
-        f"{n} pairs projected onto the two directions along which their vectors vary most",
+        say("Word pairs at {layer}", layer=layer_name(layer)),
+        say("{n} pairs projected onto the two directions along which their vectors vary most", n=n),
         height=520,
     )
     return fig

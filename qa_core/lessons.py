@@ -25,9 +25,10 @@ MAX_DRAWS = 12
 def _pairs(
     tokenizer: PreTrainedTokenizerBase, examples: Sequence[Example], max_length: int
 ) -> list[LabelledPair]:
-    """Examples labelled exactly as training labels them (questions cut to at most half the window)."""
+    """Answerable examples labelled exactly as training labels them (questions cut to at most half the window)."""
     limit = WindowSettings(max_length=max_length).question_limit
-    return label_pairs(tokenizer, list(examples), limit)
+    pairs = label_pairs(tokenizer, [e for e in examples if not e.impossible], limit)
+    return [p for p in pairs if p.answer_tokens is not None]  # an unanswerable question has nothing to place
 
 
 def _placed(pair: LabelledPair, max_length: int, placement: Placement, rng: random.Random) -> tuple[int, int]:

@@ -22,6 +22,8 @@ from .records import (
     RunCurve,
     RunScores,
 )
+from .settings import Placement
+from .words import say
 
 PLACEMENT_COLOURS = {"random": START_COLOUR, "centre": END_COLOUR}
 RUN_COLOURS = (
@@ -41,10 +43,17 @@ def _snippet(text: str) -> str:
     return escape(text if len(text) <= 2 * SNIPPET else f"{text[:SNIPPET]} … {text[-SNIPPET:]}")
 
 
+def _placement_name(placement: Placement) -> str:
+    return say("centre") if placement == "centre" else say("random")
+
+
 def placement_figure(record: PlacementDraws) -> go.Figure:
     """One bar per training window over the paragraph's tokens, the answer as a band through them all."""
     fig = go.Figure()
-    labels = [("centred" if w.placement == "centre" else f"random {w.draw}") for w in record.windows]
+    labels = [
+        say("centred") if w.placement == "centre" else say("random {draw}", draw=w.draw)
+        for w in record.windows
+    ]
     for w, label in zip(record.windows, labels, strict=True):
         fig.add_trace(
             go.Bar(
@@ -53,12 +62,15 @@ def placement_figure(record: PlacementDraws) -> go.Figure:
                 base=[w.first],
                 orientation="h",
                 marker_color=PLACEMENT_COLOURS[w.placement],
-                name=w.placement,
+                name=_placement_name(w.placement),
                 legendgroup=w.placement,
                 showlegend=w.draw <= 1,
-                hovertemplate=(
-                    f"{label}: paragraph tokens {w.first}–{w.end - 1}<br>"
-                    f"{_snippet(record.context[w.start_char : w.end_char])}<extra></extra>"
+                hovertemplate=say(
+                    "{label}: paragraph tokens {first}–{last}<br>{text}<extra></extra>",
+                    label=label,
+                    first=w.first,
+                    last=w.end - 1,
+                    text=_snippet(record.context[w.start_char : w.end_char]),
                 ),
             )
         )
@@ -70,18 +82,18 @@ def placement_figure(record: PlacementDraws) -> go.Figure:
             y=[None],
             mode="markers",
             marker=dict(color=ANSWER_COLOUR, symbol="square"),
-            name="answer",
+            name=say("answer"),
         )
     )
-    fig.update_xaxes(title="paragraph token", range=[-0.5, record.paragraph_tokens - 0.5])
+    fig.update_xaxes(title=say("paragraph token"), range=[-0.5, record.paragraph_tokens - 0.5])
     fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=labels)
-    style(
-        fig,
-        "Training windows around one answer",
-        f"{record.room} paragraph tokens a window, {record.paragraph_tokens} in the paragraph; "
-        f"answer: “{_snippet(record.context[slice(*record.answer_chars)])}”",
-        height=120 + 26 * len(labels),
+    subtitle = say(
+        "{room} paragraph tokens a window, {tokens} in the paragraph; answer: “{answer}”",
+        room=record.room,
+        tokens=record.paragraph_tokens,
+        answer=_snippet(record.context[slice(*record.answer_chars)]),
     )
+    style(fig, say("Training windows around one answer"), subtitle, height=120 + 26 * len(labels))
     return fig
 
 
@@ -94,22 +106,28 @@ def placement_histogram_figure(record: PlacementHistogram) -> go.Figure:
                 x=positions,
                 xbins=dict(start=0, end=1.0001, size=0.05),
                 histnorm="percent",
-                name="centred" if placement == "centre" else placement,
+                name=say("centred") if placement == "centre" else _placement_name(placement),
                 marker_color=PLACEMENT_COLOURS[placement],
                 opacity=0.6,
-                hovertemplate=f"{placement}: %{{y:.1f}}% of answers start at %{{x}}<extra></extra>",
+                hovertemplate=say(
+                    "{placement}: %{{y:.1f}}% of answers start at %{{x}}<extra></extra>",
+                    placement=_placement_name(placement),
+                ),
             )
         )
     fig.update_layout(barmode="overlay")
-    fig.update_xaxes(title="answer start in its window (0 = first paragraph token, 1 = last)", range=[0, 1])
-    fig.update_yaxes(title="% of questions")
-    style(
-        fig,
-        "Where answers sit in training windows",
-        f"{record.questions} questions, {record.max_length}-token windows; "
-        f"{record.fits_one_window} paragraphs fit one window, where placement changes nothing",
-        height=340,
+    fig.update_xaxes(
+        title=say("answer start in its window (0 = first paragraph token, 1 = last)"), range=[0, 1]
     )
+    fig.update_yaxes(title=say("% of questions"))
+    subtitle = say(
+        "{questions} questions, {length}-token windows; "
+        "{fit} paragraphs fit one window, where placement changes nothing",
+        questions=record.questions,
+        length=record.max_length,
+        fit=record.fits_one_window,
+    )
+    style(fig, say("Where answers sit in training windows"), subtitle, height=340)
     return fig
 
 
@@ -122,7 +140,7 @@ def curves_figure(curves: Sequence[RunCurve]) -> go.Figure:
         scored = [p for p in curve.points if p.scores is not None]
         name = escape(curve.name)
         for row, points, y, what in (
-            (1, losses, [p.loss for p in losses], "loss"),
+            (1, losses, [p.loss for p in losses], say("loss")),
             (2, scored, [p.scores.f1 for p in scored], "F1"),
         ):
             fig.add_trace(
@@ -134,15 +152,17 @@ def curves_figure(curves: Sequence[RunCurve]) -> go.Figure:
                     showlegend=row == 1,
                     mode="lines+markers" if row == 2 else "lines",
                     line=dict(color=colour, dash=dash),
-                    hovertemplate=f"{name}: {what} %{{y:.2f}} after %{{x}} windows<extra></extra>",
+                    hovertemplate=say(
+                        "{name}: {what} %{{y:.2f}} after %{{x}} windows<extra></extra>", name=name, what=what
+                    ),
                 ),
                 row=row,
                 col=1,
             )
-    fig.update_yaxes(title="training loss", row=1, col=1)
-    fig.update_yaxes(title="F1 on the slice", rangemode="tozero", row=2, col=1)
-    fig.update_xaxes(title="training windows seen", row=2, col=1)
-    style(fig, "Learning curves", "solid: reference runs · dotted: your fine-tunes", height=520)
+    fig.update_yaxes(title=say("training loss"), row=1, col=1)
+    fig.update_yaxes(title=say("F1 on the slice"), rangemode="tozero", row=2, col=1)
+    fig.update_xaxes(title=say("training windows seen"), row=2, col=1)
+    style(fig, say("Learning curves"), say("solid: reference runs · dotted: your fine-tunes"), height=520)
     return fig
 
 
@@ -164,8 +184,9 @@ def final_scores_figure(experiments: Experiments, names: Sequence[str]) -> go.Fi
             )
         )
     n = runs[0].final.n if runs else 0
-    fig.update_yaxes(title="score (%)", range=[0, 100])
-    style(fig, "Final scores", f"EM and F1 on the first {n} evaluation questions", height=320)
+    fig.update_yaxes(title=say("score (%)"), range=[0, 100])
+    subtitle = say("EM and F1 on the first {n} evaluation questions", n=n)
+    style(fig, say("Final scores"), subtitle, height=320)
     return fig
 
 
@@ -182,18 +203,21 @@ def position_figure(experiments: Experiments, names: Sequence[str]) -> go.Figure
                 name=run.name,
                 mode="lines+markers",
                 line=dict(color=RUN_COLOURS[i]),
-                hovertemplate=(
-                    f"{run.name}: EM %{{y:.1f}} on the %{{customdata[2]}} answers starting at "
-                    "%{customdata[0]:.0%}–%{customdata[1]:.0%} of the window<extra></extra>"
+                hovertemplate=say(
+                    "{name}: EM %{{y:.1f}} on the %{{customdata[2]}} answers starting at "
+                    "%{{customdata[0]:.0%}}–%{{customdata[1]:.0%}} of the window<extra></extra>",
+                    name=run.name,
                 ),
             )
         )
-    fig.update_xaxes(title="answer start in its inference window (0 = first paragraph token)", range=[0, 1])
+    fig.update_xaxes(
+        title=say("answer start in its inference window (0 = first paragraph token)"), range=[0, 1]
+    )
     fig.update_yaxes(title="EM (%)", rangemode="tozero")
     style(
         fig,
-        "EM by where the answer sits",
-        "fifths of the window, same questions for each run",
+        say("EM by where the answer sits"),
+        say("fifths of the window, same questions for each run"),
         height=340,
     )
     return fig

@@ -2,8 +2,12 @@
 
     python -m qa_core.predict --data assets/sample_qa.json --out pred.json [--csv answers.csv]
 
-``--csv`` also writes the homework's ``ID,Answer`` file. Answers whose text is not at their stated
-offset (official files have some) are kept and counted: answering reads no offsets, scoring only text.
+As in SQuAD 2.0's prediction format, the answer is "" for a question the engine judged not answered by
+its paragraph (only a checkpoint trained with unanswerable questions, or given a null threshold, judges so).
+``--csv`` also writes the homework's ``ID,Answer`` file, which keeps its own convention: always the best
+span, because every homework question has an answer and an empty cell scores nothing. Answers whose text
+is not at their stated offset (official files have some) are kept and counted: answering reads no
+offsets, scoring only text.
 """
 
 from __future__ import annotations
@@ -96,10 +100,15 @@ def answer_all(engine: QAEngine, examples: Sequence[Example], settings: AnswerSe
     return answers
 
 
-def predict(engine: QAEngine, examples: Sequence[Example], settings: AnswerSettings) -> dict[str, str]:
-    """Answer text by question id (SQuAD's predictions format)."""
-    answers = answer_all(engine, examples, settings)
-    return {e.id: a.text for e, a in zip(examples, answers, strict=True)}
+def predictions_by_id(
+    examples: Sequence[Example], answers: Sequence[Answer], *, abstain: bool = True
+) -> dict[str, str]:
+    """Answer text by question id (SQuAD's predictions format), in file order.
+
+    ``abstain``: "" where the engine judged the question unanswerable, as SQuAD 2.0 scores it; off,
+    each question's best span, what the homework's CSV wants and what a null-threshold search starts from.
+    """
+    return {e.id: "" if abstain and a.no_answer else a.text for e, a in zip(examples, answers, strict=True)}
 
 
 def homework_csv(predictions: dict[str, str]) -> str:
@@ -114,20 +123,29 @@ def homework_csv(predictions: dict[str, str]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qa_core.predict", description=__doc__.split("\n\n")[0])
     add_model_arguments(parser)
-    parser.add_argument("--out", required=True, type=Path, help="Where to write the SQuAD predictions JSON.")
-    parser.add_argument("--csv", type=Path, help="Also write the homework's ID,Answer CSV here.")
+    parser.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help='Where to write the SQuAD predictions JSON ("" for a question judged unanswerable).',
+    )
+    parser.add_argument(
+        "--csv",
+        type=Path,
+        help="Also write the homework's ID,Answer CSV (always the best span: its questions all have one).",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         run = load_from_args(args)
-        predictions = predict(
-            run.engine, run.examples, run.settings
-        )  # settings that cannot cut windows fail here
+        # settings that cannot cut windows fail here, before anything is written
+        answers = answer_all(run.engine, run.examples, run.settings)
     except (DataError, FileNotFoundError, ValueError) as error:
         parser.exit(2, f"error: {error}\n")
+    predictions = predictions_by_id(run.examples, answers)
     write_text_atomically(args.out, json.dumps(predictions, ensure_ascii=False, indent=1) + "\n")
     if args.csv:
-        write_text_atomically(args.csv, homework_csv(predictions))
+        write_text_atomically(args.csv, homework_csv(predictions_by_id(run.examples, answers, abstain=False)))
     print(f"wrote {len(predictions)} answers to {args.out}", file=sys.stderr)
     return 0
 

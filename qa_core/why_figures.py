@@ -17,8 +17,19 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .figures import ANSWER_COLOUR, END_COLOUR, START_COLOUR, TOKEN_LABEL_LIMIT, escape, style
+from .figures import (
+    ANSWER_COLOUR,
+    END_COLOUR,
+    START_COLOUR,
+    TOKEN_LABEL_LIMIT,
+    escape,
+    role_name,
+    side_name,
+    style,
+)
 from .records import AttentionMap, Attribution, LayerLens, Trace
+from .settings import AttributionMethod
+from .words import say
 
 # the colours of Gradio's highlighted text for scores, so the shaded text and the bars agree
 POSITIVE_COLOUR = ANSWER_COLOUR  # vermillion: raises log p(start) + log p(end)
@@ -119,9 +130,14 @@ def highlighted(
 def attribution_figure(attribution: Attribution, trace: Trace, top: int = TOP_UNITS) -> go.Figure:
     """The units that raise (blue) and lower (vermillion) the span's log p(start) + log p(end) most."""
     units = [u for u in attribution_units(attribution, trace) if u.part != "special"]
-    subtitle = _attribution_subtitle(attribution)
-    title = "Why this span: top contributions"
-    subtitle = f"“{_clip(attribution.text)}”, the {top} largest by {attribution.method}<br>{subtitle}"
+    title = say("Why this span: top contributions")
+    subtitle = say(
+        "“{text}”, the {top} largest by {method}<br>{target}",
+        text=_clip(attribution.text),
+        top=top,
+        method=_method_name(attribution.method),
+        target=_attribution_subtitle(attribution),
+    )
     return _bars(units, top, title, subtitle)
 
 
@@ -138,8 +154,12 @@ def contrast_figure(chosen: Attribution, other: Attribution, trace: Trace, top: 
     for key in dict.fromkeys([*mine, *theirs]):
         unit = mine.get(key) or theirs[key]
         units.append(Unit(unit.text, _score(mine.get(key)) - _score(theirs.get(key)), *key))
-    title = "Why this span and not the other"
-    subtitle = f"red pushes towards “{_clip(chosen.text)}”, purple towards “{_clip(other.text)}”"
+    title = say("Why this span and not the other")
+    subtitle = say(
+        "red pushes towards “{chosen}”, purple towards “{other}”",
+        chosen=_clip(chosen.text),
+        other=_clip(other.text),
+    )
     return _bars(units, top, title, subtitle)
 
 
@@ -153,7 +173,12 @@ def _score(unit: Unit | None) -> float:
 
 def _bars(units: list[Unit], top: int, title: str, subtitle: str) -> go.Figure:
     ranked = sorted(units, key=lambda u: -abs(u.score))[:top][::-1]  # the largest at the top
-    labels = [f"{escape(u.text)} ({'Q' if u.part == 'question' else 'P'})" for u in ranked]
+    labels = [
+        say("{text} (Q)", text=escape(u.text))
+        if u.part == "question"
+        else say("{text} (P)", text=escape(u.text))
+        for u in ranked
+    ]
     fig = go.Figure(
         go.Bar(
             orientation="h",
@@ -165,20 +190,31 @@ def _bars(units: list[Unit], top: int, title: str, subtitle: str) -> go.Figure:
         )
     )
     fig.update_yaxes(tickmode="array", tickvals=list(range(len(ranked))), ticktext=labels)
-    fig.update_xaxes(title="contribution", zeroline=True, zerolinecolor="#444")
-    style(fig, title, subtitle + "<br>(Q) question, (P) paragraph", height=max(320, 140 + 24 * len(ranked)))
+    fig.update_xaxes(title=say("contribution"), zeroline=True, zerolinecolor="#444")
+    subtitle += "<br>" + say("(Q) question, (P) paragraph")
+    style(fig, title, subtitle, height=max(320, 140 + 24 * len(ranked)))
     return fig
 
 
 def _attribution_subtitle(attribution: Attribution) -> str:
-    target = f"log p(start) + log p(end) = {attribution.target:.3f}"
     gap = attribution.completeness_gap
     if gap is None:
-        return f"{target}; red raises it, purple lowers it"
-    return (
-        f"{target}; baseline {attribution.baseline_target:.3f}; {attribution.steps} steps, "
-        f"contributions add up to the difference within {gap:.1%}"
+        return say(
+            "log p(start) + log p(end) = {target:.3f}; red raises it, purple lowers it",
+            target=attribution.target,
+        )
+    return say(
+        "log p(start) + log p(end) = {target:.3f}; baseline {baseline:.3f}; {steps} steps, "
+        "contributions add up to the difference within {gap:.1%}",
+        target=attribution.target,
+        baseline=attribution.baseline_target,
+        steps=attribution.steps,
+        gap=gap,
     )
+
+
+def _method_name(method: AttributionMethod) -> str:
+    return say("integrated gradients") if method == "integrated gradients" else say("gradient x input")
 
 
 def _clip(text: str, limit: int = 24) -> str:
@@ -188,23 +224,24 @@ def _clip(text: str, limit: int = 24) -> str:
 def lens_figure(lens: LayerLens) -> go.Figure:
     """Layers x tokens heat maps of the start and the end score, the best span of each layer marked."""
     real = [p for p, r in enumerate(lens.roles) if r != "padding"]
-    names = ["embeddings"] + [f"layer {i}" for i in range(1, len(lens.start))]
+    names = [say("embeddings")] + [say("layer {layer}", layer=i) for i in range(1, len(lens.start))]
     fig = make_subplots(
-        rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, subplot_titles=("start", "end")
+        rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, subplot_titles=(say("start"), say("end"))
     )
     for row, (scores, colour, pick) in enumerate(
         ((lens.start, START_COLOUR, "start_token"), (lens.end, END_COLOUR, "end_token")), start=1
     ):
         fig.add_trace(_lens_heatmap(lens, scores, real, names, row), row=row, col=1)
         marks = [(getattr(b, pick), i) for i, b in enumerate(lens.best) if b is not None]
+        side = side_name(pick.split("_")[0])
         fig.add_trace(
             go.Scatter(
                 x=[p for p, _ in marks],
                 y=[names[i] for _, i in marks],
                 mode="markers",
                 marker=dict(symbol="square-open", size=13, color=colour, line=dict(width=3)),
-                name=f"best {pick.split('_')[0]} at that layer",
-                hovertemplate="%{y}: best span " + pick.split("_")[0] + " at %{x}<extra></extra>",
+                name=say("best {side} at that layer", side=side),
+                hovertemplate=say("%{{y}}: best span {side} at %{{x}}<extra></extra>", side=side),
             ),
             row=row,
             col=1,
@@ -213,8 +250,10 @@ def lens_figure(lens: LayerLens) -> go.Figure:
     fig.update_yaxes(autorange="reversed")  # read from the embeddings at the top down to the output
     style(
         fig,
-        "The QA head read after every layer",
-        "□ = the best valid span if the model stopped at that layer; the last row is the model's own output",
+        say("The QA head read after every layer"),
+        say(
+            "□ = the best valid span if the model stopped at that layer; the last row is the model's own output"
+        ),
         height=max(520, 220 + 2 * 26 * len(names)),
     )
     return fig
@@ -228,10 +267,10 @@ def _lens_heatmap(
         y=names,
         z=scores[:, real],
         customdata=[[escape(lens.tokens[p]) for p in real] for _ in names],
-        hovertemplate="%{y}, <b>%{customdata}</b> (position %{x}): %{z:.3f}<extra></extra>",
+        hovertemplate=say("%{{y}}, <b>%{{customdata}}</b> (position %{{x}}): %{{z:.3f}}<extra></extra>"),
         colorscale="Viridis",
         showscale=row == 1,
-        colorbar=dict(title=dict(text="score", side="right")),
+        colorbar=dict(title=dict(text=say("score"), side="right")),
     )
 
 
@@ -243,7 +282,7 @@ def _label_tokens(fig: go.Figure, tokens: tuple[str, ...], real: list[int], rows
         )
     else:
         where = {"row": rows, "col": 1} if rows > 1 else {}
-        fig.update_xaxes(title="position in window (hover for the token)", **where)
+        fig.update_xaxes(title=say("position in window (hover for the token)"), **where)
 
 
 def lens_table(lens: LayerLens, trace: Trace) -> pd.DataFrame:
@@ -265,26 +304,29 @@ def attention_overview(attention: AttentionMap, source: Literal["answer", "first
     """Layers x heads: the share of the attention that goes to question tokens."""
     share = attention.share("question", source)
     layers, heads = share.shape
-    who = "the answer's tokens" if source == "answer" else "the first token"
     fig = go.Figure(
         go.Heatmap(
-            x=[f"head {h + 1}" for h in range(heads)],
-            y=[f"layer {layer + 1}" for layer in range(layers)],
+            x=[say("head {head}", head=h + 1) for h in range(heads)],
+            y=[say("layer {layer}", layer=layer + 1) for layer in range(layers)],
             z=share,
             zmin=0,
             zmax=1,
             colorscale="Blues",
-            colorbar=dict(title=dict(text="share", side="right")),
-            hovertemplate="%{y}, %{x}: %{z:.0%} to the question<extra></extra>",
+            colorbar=dict(title=dict(text=say("share"), side="right")),
+            hovertemplate=say("%{{y}}, %{{x}}: %{{z:.0%}} to the question<extra></extra>"),
         )
     )
     fig.update_yaxes(autorange="reversed")
-    style(
-        fig,
-        "Share of attention to the question",
-        f"from {who}; one cell per layer and head; pick one below to see its weights token by token",
-        height=max(360, 150 + 28 * layers),
+    subtitle = (
+        say(
+            "from the answer's tokens; one cell per layer and head; pick one below to see its weights token by token"
+        )
+        if source == "answer"
+        else say(
+            "from the first token; one cell per layer and head; pick one below to see its weights token by token"
+        )
     )
+    style(fig, say("Share of attention to the question"), subtitle, height=max(360, 150 + 28 * layers))
     return fig
 
 
@@ -297,8 +339,8 @@ def attention_figure(
     ]
     fig = go.Figure()
     for name, rows, colour in (
-        ("from the answer's tokens", attention.from_answer, ANSWER_COLOUR),
-        ("from the first token", attention.from_first, START_COLOUR),
+        (say("from the answer's tokens"), attention.from_answer, ANSWER_COLOUR),
+        (say("from the first token"), attention.from_first, START_COLOUR),
     ):
         fig.add_trace(
             go.Bar(
@@ -306,22 +348,38 @@ def attention_figure(
                 y=rows[layer, head, keep],
                 name=name,
                 marker_color=colour,
-                customdata=[(escape(attention.tokens[p]), attention.roles[p]) for p in keep],
-                hovertemplate="<b>%{customdata[0]}</b> (%{customdata[1]}, position %{x}): %{y:.3f}<extra></extra>",
+                customdata=[(escape(attention.tokens[p]), role_name(attention.roles[p])) for p in keep],
+                hovertemplate=say(
+                    "<b>%{{customdata[0]}}</b> (%{{customdata[1]}}, position %{{x}}): %{{y:.3f}}<extra></extra>"
+                ),
             )
         )
     _label_tokens(fig, attention.tokens, keep)
-    fig.update_yaxes(title="attention weight", rangemode="tozero")
-    a, b = attention.answer_tokens
+    fig.update_yaxes(title=say("attention weight"), rangemode="tozero")
     style(
         fig,
-        f"Layer {layer + 1}, head {head + 1}: attention",
-        f"where the answer's tokens ({a}–{b}) and the first token look; each set sums to 1 over the window"
-        + (" (special tokens hidden)" if hide_special else ""),
+        say("Layer {layer}, head {head}: attention", layer=layer + 1, head=head + 1),
+        _attention_subtitle(attention, hide_special),
         height=420,
     )
     fig.update_layout(barmode="group", legend=dict(orientation="h", y=-0.25))
     return fig
+
+
+def _attention_subtitle(attention: AttentionMap, hide_special: bool) -> str:
+    first, last = attention.answer_tokens
+    if hide_special:
+        return say(
+            "where the answer's tokens ({first}–{last}) and the first token look; each set sums to 1 over "
+            "the window (special tokens hidden)",
+            first=first,
+            last=last,
+        )
+    return say(
+        "where the answer's tokens ({first}–{last}) and the first token look; each set sums to 1 over the window",
+        first=first,
+        last=last,
+    )
 
 
 def attribution_table(attribution: Attribution) -> pd.DataFrame:

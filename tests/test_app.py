@@ -13,9 +13,9 @@ import re
 
 import pytest
 from app_server import make_checkpoints_root, running_app
-from tiny_models import make_tiny_bert
 from gradio_client import Client
 from gradio_client.exceptions import AppError
+from tiny_models import make_tiny_bert
 
 from qa_core import checkpoints, figures
 from qa_core.files import REPO_ROOT
@@ -61,7 +61,9 @@ def check_contract(result: dict, context: str, model: str) -> None:
 
 def test_a_model_trained_for_no_answer_says_so_and_still_gives_its_best_span(client):
     context = ENGLISH["context"]
-    result = client.predict(question=ENGLISH["question"], context=context, model=NEVER_SURE, api_name="/answer")
+    result = client.predict(
+        question=ENGLISH["question"], context=context, model=NEVER_SURE, api_name="/answer"
+    )
     assert result["no_answer"] is True and result["null_margin"] > -1e6
     assert result["answer"] and context[result["start"] : result["end"]] == result["answer"]
     highlighted, summary, *_ = client.predict(
@@ -240,7 +242,11 @@ def test_the_max_context_switch_lets_every_window_propose_shared_starts(client):
 
 def test_model_list_holds_the_shipped_models(client):
     update = client.predict(current=checkpoints.ENGLISH_NAME, api_name="/models")
-    assert [c[0] for c in update["choices"]] == [checkpoints.DEFAULT_NAME, checkpoints.ENGLISH_NAME, NEVER_SURE]
+    assert [c[0] for c in update["choices"]] == [
+        checkpoints.DEFAULT_NAME,
+        checkpoints.ENGLISH_NAME,
+        NEVER_SURE,
+    ]
     assert update["value"] == checkpoints.ENGLISH_NAME
 
 

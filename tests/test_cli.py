@@ -17,7 +17,7 @@ import pytest
 from qa_core import checkpoints, evaluate, predict
 from qa_core.data import Example, GoldAnswer, load_examples, write_squad
 from qa_core.engine import QAEngine
-from qa_core.metrics import score
+from qa_core.metrics import best_threshold, score
 from qa_core.settings import AnswerSettings, WindowSettings
 from qa_core.train.__main__ import main as train_main
 
@@ -207,6 +207,94 @@ def test_a_question_without_text_is_left_out_with_a_warning_not_the_whole_file(
     predictions = json.loads(out.read_text())
     assert blank_id not in predictions and len(predictions) == len(_examples()) - 1
     assert _evaluate(capsys, "--data", squad, "--checkpoint", tiny_bert_dir)["n"] == len(_examples()) - 1
+
+
+# --- SQuAD 2.0 -----------------------------------------------------------------------------------
+
+V1_KEYS = {"exact_match", "f1", "accuracy", "n", "seconds", "unusable_offsets"}
+
+
+@pytest.fixture
+def squad2(tmp_path) -> Path:
+    """Two questions a one-token paragraph forces right, and two whose one-token paragraph lacks the answer."""
+    forced = _examples()[:2]  # "paris" and "台"
+    unanswerable = [
+        Example(f"no-{i}", question, text, (), impossible=True)
+        for i, (text, question) in enumerate([("paris", "who built it?"), ("台", "什麼時候建的？")])
+    ]
+    return write_squad([*forced, *unanswerable], tmp_path / "dev-v2.json")
+
+
+def _with_null_threshold(model: Path, folder: Path, threshold: float) -> Path:
+    """A copy of the model as if trained with unanswerable questions: its config records a null threshold."""
+    copy = shutil.copytree(model, folder / f"null-{threshold}")
+    config = json.loads((copy / "config.json").read_text())
+    (copy / "config.json").write_text(json.dumps({**config, "qa_null_threshold": threshold}))
+    return copy
+
+
+@pytest.mark.parametrize(
+    ("threshold", "has_ans_em", "no_ans_em"), [(1000.0, 100.0, 0.0), (-1000.0, 0.0, 100.0)]
+)
+def test_evaluate_scores_a_v2_file_by_the_engines_decision_apart_and_together(
+    tiny_bert_dir, squad2, tmp_path, capsys, threshold, has_ans_em, no_ans_em
+):
+    model = _with_null_threshold(tiny_bert_dir, tmp_path, threshold)  # 1000: never abstains, -1000: always
+
+    result = _evaluate(capsys, "--data", squad2, "--checkpoint", model, "--record")
+
+    assert set(result) == V1_KEYS | {"has_ans", "no_ans", "best_f1_threshold", "at_best_f1_threshold"}
+    assert (result["has_ans"]["n"], result["no_ans"]["n"], result["n"]) == (2, 2, 4)
+    assert (result["has_ans"]["exact_match"], result["no_ans"]["exact_match"]) == (has_ans_em, no_ans_em)
+    assert result["exact_match"] == result["f1"] == 50.0
+    examples = load_examples(squad2)
+    answers = QAEngine.load(model).answer_many([(e.question, e.context) for e in examples], AnswerSettings())
+    best = best_threshold(
+        {e.id: a.text for e, a in zip(examples, answers, strict=True)},
+        {e.id: a.null_margin for e, a in zip(examples, answers, strict=True)},
+        examples,
+    )
+    assert result["best_f1_threshold"] == best.threshold
+    at_best = result["at_best_f1_threshold"]
+    assert set(at_best) == {"exact_match", "f1", "accuracy", "n", "has_ans", "no_ans"}
+    assert at_best["f1"] == pytest.approx(best.scores.overall.f1) and at_best["f1"] >= result["f1"]
+    assert json.loads((model / "eval_results.json").read_text()) == {"dev-v2.json": result}
+
+
+def test_evaluate_prints_the_v2_parts_and_says_the_best_threshold_flatters_its_file(
+    tiny_bert_dir, squad2, tmp_path, capsys
+):
+    model = _with_null_threshold(tiny_bert_dir, tmp_path, 1000.0)
+    assert evaluate.main(["--data", str(squad2), "--checkpoint", str(model)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+
+    assert lines[0].startswith(f"{squad2}: 4 questions, EM 50.00, F1 50.00, strict accuracy 0.5000, ")
+    assert lines[1] == "  with an answer: 2 questions, EM 100.00, F1 100.00, strict accuracy 1.0000"
+    assert lines[2] == "  without an answer: 2 questions, EM 0.00, F1 0.00, strict accuracy 0.0000"
+    assert lines[3].startswith("  best null threshold on this file (optimistic on it): ")
+    assert len(lines) == 5
+
+
+def test_evaluate_on_a_v1_file_prints_as_before_2_0(tiny_bert_dir, squad, tmp_path, capsys):
+    model = _with_null_threshold(tiny_bert_dir, tmp_path, 1000.0)
+    assert evaluate.main(["--data", str(squad), "--checkpoint", str(model)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+
+    assert len(lines) == 2
+    assert set(json.loads(lines[-1])) == V1_KEYS
+
+
+def test_predict_writes_empty_answers_for_unanswerable_questions_but_best_spans_to_the_csv(
+    tiny_bert_dir, squad2, tmp_path
+):
+    model = _with_null_threshold(tiny_bert_dir, tmp_path, -1000.0)  # abstains on every question
+    out, answers_csv = tmp_path / "pred.json", tmp_path / "answers.csv"
+
+    assert _predict("--data", squad2, "--checkpoint", model, "--out", out, "--csv", answers_csv) == 0
+
+    assert json.loads(out.read_text(encoding="utf-8")) == {"one-0": "", "one-1": "", "no-0": "", "no-1": ""}
+    rows = list(csv.reader(io.StringIO(answers_csv.read_text(encoding="utf-8"))))
+    assert rows == [["ID", "Answer"], ["one-0", "paris"], ["one-1", "台"], ["no-0", "paris"], ["no-1", "台"]]
 
 
 # --- refusals -------------------------------------------------------------------------------------

@@ -622,3 +622,87 @@ def test_a_file_that_cannot_be_opened_is_named_without_the_path_the_system_error
     assert str(caught.value) == (
         "mine.json cannot be read (Permission denied); check that it is a readable, complete file."
     )
+
+
+# --- SQuAD 2.0 -----------------------------------------------------------------------------------------
+
+
+def unanswerable(qid: str, question: str = "What is the capital of Spain?") -> dict:
+    """A SQuAD 2.0 question whose paragraph does not hold the answer, with the near miss 2.0 files carry."""
+    plausible = [{"text": "Paris", "answer_start": 0}]
+    return {
+        "id": qid,
+        "question": question,
+        "answers": [],
+        "plausible_answers": plausible,
+        "is_impossible": True,
+    }
+
+
+def test_squad2_unanswerable_question_loads_as_impossible_labelled_data(tmp_path):
+    answerable = {**qa("a1"), "is_impossible": False}
+    doc = {**squad_doc(answerable, unanswerable("n1")), "version": "v2.0"}
+
+    examples = load_examples(write_json(tmp_path, doc), require_answers=True)
+
+    assert examples == [
+        Example("a1", "What is the capital?", PARIS, (GoldAnswer("Paris", 0),), "France"),
+        Example("n1", "What is the capital of Spain?", PARIS, (), "France", impossible=True),
+    ]
+
+
+def test_squad2_question_marked_impossible_but_answered_is_refused_by_its_id(tmp_path):
+    contradictory = {**qa("both"), "is_impossible": True}
+    path = write_json(tmp_path, squad_doc(unanswerable("n1"), contradictory))
+
+    message = load_error(path)
+
+    assert "1 questions marked \"is_impossible\": true that have answers: id 'both' (1 answer(s))." in message
+    assert '"answers": []' in message and "plausible_answers" in message
+    assert "'n1'" not in message
+
+
+def test_squad2_answerable_question_without_answers_is_refused_where_answers_are_required(tmp_path):
+    unlabelled = {"id": "u1", "question": "What is the capital?", "answers": [], "is_impossible": False}
+    path = write_json(tmp_path, squad_doc(unanswerable("n1"), unlabelled))
+
+    message = load_error(path, require_answers=True)
+
+    assert "1 questions without answers: id 'u1' (no answer)." in message
+    assert '"is_impossible": true' in message
+    assert [(ex.id, ex.impossible) for ex in load_examples(path)] == [("n1", True), ("u1", False)]
+
+
+def test_squad2_is_impossible_must_be_a_boolean(tmp_path):
+    message = load_error(write_json(tmp_path, squad_doc({**unanswerable("n1"), "is_impossible": "yes"})))
+
+    assert "id 'n1' (field 'is_impossible' is a string, expected a boolean)" in message
+
+
+def test_write_squad_writes_v2_when_a_question_is_impossible_and_round_trips(tmp_path):
+    examples = [
+        Example("a1", "What is the capital?", PARIS, (GoldAnswer("Paris", 0),), "A"),
+        Example("n1", "What is the capital of Spain?", PARIS, (), "A", impossible=True),
+    ]
+
+    path = write_squad(examples, tmp_path / "v2.json")
+
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert doc["version"] == "v2.0"
+    assert [(q["id"], q["answers"], q["is_impossible"]) for q in doc["data"][0]["paragraphs"][0]["qas"]] == [
+        ("a1", [{"text": "Paris", "answer_start": 0}], False),
+        ("n1", [], True),
+    ]
+    assert load_examples(path, require_answers=True) == examples
+
+
+def test_write_squad_stays_v1_without_impossible_questions(tmp_path):
+    path = write_squad(
+        [Example("a1", "What is the capital?", PARIS, (GoldAnswer("Paris", 0),))], tmp_path / "v1.json"
+    )
+
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert doc["version"] == "1.1"
+    assert doc["data"][0]["paragraphs"][0]["qas"] == [
+        {"id": "a1", "question": "What is the capital?", "answers": [{"text": "Paris", "answer_start": 0}]}
+    ]

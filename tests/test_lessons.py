@@ -171,3 +171,12 @@ def test_the_shipped_experiments_hold_every_planned_run() -> None:
     shipped = results.read()
     assert [r.name for r in shipped.runs] == [r.name for r in RUNS]
     assert shipped.post_processing is not None
+
+
+def test_unanswerable_questions_have_nothing_to_place_and_are_left_out(tokenizer) -> None:
+    examples = _examples(20)
+    unanswerable = [
+        Example(f"x{i}", "where is it?", e.context, (), impossible=True) for i, e in enumerate(examples)
+    ]
+    histogram = lessons.placement_histogram(tokenizer, examples + unanswerable, max_length=32)
+    assert histogram.questions == 20

@@ -1,11 +1,23 @@
-"""Scores match the official SQuAD v1.1 and CMRC 2018 rules on cases worked out by hand."""
+"""Scores match the official SQuAD v1.1 / v2.0 and CMRC 2018 rules on cases worked out by hand."""
 
 from __future__ import annotations
+
+import math
 
 import pytest
 
 from qa_core.data import Example, GoldAnswer
-from qa_core.metrics import Scores, exact_match, f1, is_chinese, score
+from qa_core.metrics import (
+    Scores,
+    TradeOffPoint,
+    best_threshold,
+    exact_match,
+    f1,
+    is_chinese,
+    score,
+    score_v2,
+    trade_off,
+)
 
 ENGLISH_CONTEXT = "The Eiffel Tower is in Paris, France."
 CHINESE_CONTEXT = "臺北是臺灣的首都。"
@@ -13,6 +25,10 @@ CHINESE_CONTEXT = "臺北是臺灣的首都。"
 
 def example(qid: str, *golds: str, context: str = ENGLISH_CONTEXT) -> Example:
     return Example(qid, "question?", context, tuple(GoldAnswer(g, 0) for g in golds))
+
+
+def unanswerable(qid: str, context: str = ENGLISH_CONTEXT) -> Example:
+    return Example(qid, "question?", context, (), impossible=True)
 
 
 # --- English (SQuAD v1.1) ------------------------------------------------------------------------------
@@ -178,3 +194,154 @@ def test_gold_answers_must_be_a_non_empty_list_of_strings():
         f1("Paris", "Paris")
     with pytest.raises(ValueError, match="no gold answers"):
         exact_match("Paris", [])
+
+
+# --- SQuAD 2.0 -----------------------------------------------------------------------------------------
+
+
+def test_v2_scores_answerable_and_unanswerable_questions_apart_and_together():
+    examples = [
+        example("a1", "Paris"),  # "Paris": EM 1, F1 1, strict 1
+        example("a2", "red dog barked"),  # "the big red dog": EM 0, F1 2/3, strict 0
+        example("a3", "Paris"),  # "" on an answerable question: 0
+        unanswerable("n1"),  # "": EM 1, F1 1, strict 1
+        unanswerable("n2"),  # "Paris" on an unanswerable question: 0
+        unanswerable("n3"),  # "the" normalises to nothing: EM 1, F1 1 (official), strict 0
+    ]
+    predictions = {"a1": "Paris", "a2": "the big red dog", "a3": "", "n1": "", "n2": "Paris", "n3": "the"}
+
+    scores = score_v2(predictions, examples)
+
+    assert scores.has_ans == Scores(
+        exact_match=pytest.approx(100 / 3), f1=pytest.approx(100 * (5 / 3) / 3), accuracy=1 / 3, n=3
+    )
+    assert scores.no_ans == Scores(
+        exact_match=pytest.approx(200 / 3), f1=pytest.approx(200 / 3), accuracy=1 / 3, n=3
+    )
+    assert scores.overall == Scores(
+        exact_match=50.0, f1=pytest.approx(100 * (11 / 3) / 6), accuracy=pytest.approx(2 / 6), n=6
+    )
+
+
+def test_v2_leaves_out_a_part_with_no_question():
+    scores = score_v2({"a1": "Paris"}, [example("a1", "Paris")])
+
+    assert scores.no_ans is None
+    assert scores.has_ans == scores.overall == Scores(exact_match=100.0, f1=100.0, accuracy=1.0, n=1)
+
+
+def test_v2_chinese_rules_count_punctuation_alone_as_empty():
+    examples = [unanswerable("n1", CHINESE_CONTEXT), example("a1", "臺北", context=CHINESE_CONTEXT)]
+
+    scores = score_v2({"n1": "「。」", "a1": "臺北市"}, examples)
+
+    assert (scores.no_ans.exact_match, scores.no_ans.accuracy) == (100.0, 0.0)
+    assert scores.has_ans.f1 == pytest.approx(80.0)  # character F1, as in test_chinese_character_f1_...
+
+
+def test_v1_scoring_sends_unanswerable_questions_to_v2():
+    with pytest.raises(
+        ValueError, match=r"1 of 2 examples are SQuAD 2.0 unanswerable questions \(ids 'n1'\).*score_v2"
+    ):
+        score({"a1": "Paris", "n1": ""}, [example("a1", "Paris"), unanswerable("n1")])
+
+
+def test_v2_still_refuses_an_answerable_question_without_gold_answers():
+    with pytest.raises(ValueError, match=r"1 of 2 examples have no gold answers \(ids 'u1'\)"):
+        score_v2({"n1": "", "u1": "x"}, [unanswerable("n1"), example("u1")])
+
+
+# A threshold search on five questions. Answering a question (margin <= threshold) instead of "" changes F1 by:
+#   n1 -2: -1 | h1 -1: +1 | h2 0.5: +2/3 (EM +0) | n2 1.5: -1 | h3 3: +2/3 (EM +0)
+# Running F1 totals from all "" (n1, n2 right = 2): below -2: 2, -2: 1, -1: 2, 0.5: 8/3, 1.5: 5/3, 3: 7/3.
+# Running EM totals: 2, 1, 2, 2, 1, 1: nothing beats answering every question "".
+SEARCH = [
+    (unanswerable("n1"), "Seine", -2.0),
+    (example("h1", "Paris"), "Paris", -1.0),
+    (example("h2", "red dog barked"), "the big red dog", 0.5),
+    (unanswerable("n2"), "France", 1.5),
+    (example("h3", "red dog barked"), "the big red dog", 3.0),
+]
+
+
+def search_inputs(
+    rows: list[tuple[Example, str, float]] = SEARCH,
+) -> tuple[dict[str, str], dict[str, float], list[Example]]:
+    return {e.id: span for e, span, _ in rows}, {e.id: m for e, _, m in rows}, [e for e, _, _ in rows]
+
+
+def test_best_f1_threshold_is_the_margin_after_which_answering_stops_paying():
+    best_spans, margins, examples = search_inputs()
+
+    best = best_threshold(best_spans, margins, examples)
+
+    assert (best.threshold, best.metric) == (0.5, "f1")
+    assert best.scores.overall.f1 == pytest.approx(100 * (8 / 3) / 5)
+    assert best.scores.overall.exact_match == pytest.approx(40.0)  # h1 and n2
+    assert (best.scores.has_ans.n, best.scores.no_ans.n) == (3, 2)
+    assert best.scores.no_ans.exact_match == 50.0  # n1 answered "Seine", n2 answered ""
+    for other in (-1.0, 1.5):  # one question fewer or one more answered, on either side, scores less
+        decided = {qid: "" if margins[qid] > other else span for qid, span in best_spans.items()}
+        assert score_v2(decided, examples).overall.f1 < best.scores.overall.f1
+
+
+def test_best_exact_match_threshold_can_be_to_answer_every_question_with_nothing():
+    best_spans, margins, examples = search_inputs()
+
+    best = best_threshold(best_spans, margins, examples, metric="exact_match")
+
+    assert best.threshold < -2.0 and best.threshold == math.nextafter(-2.0, -math.inf)
+    assert best.scores.overall.exact_match == 40.0  # n1 and n2 right: the first best total is kept
+    assert best.scores.has_ans.exact_match == 0.0
+
+
+def test_best_threshold_can_be_to_answer_every_question_with_its_span():
+    rows = [(unanswerable("n1"), "", 0.0), (example("h1", "Paris"), "Paris", 7.0)]  # n1's best span is empty
+
+    best = best_threshold(*search_inputs(rows))
+
+    assert best.threshold == 7.0
+    assert best.scores.overall == Scores(exact_match=100.0, f1=100.0, accuracy=1.0, n=2)
+
+
+def test_best_threshold_answers_questions_of_an_equal_margin_together():
+    # Answering h1 alone would score 100, but n1 has the same margin: no threshold answers one without the other.
+    rows = [(example("h1", "Paris"), "Paris", 1.0), (unanswerable("n1"), "Seine", 1.0)]
+
+    best = best_threshold(*search_inputs(rows))
+
+    assert best.threshold == math.nextafter(1.0, -math.inf)
+    assert best.scores.overall.f1 == 50.0
+
+
+def test_best_threshold_needs_a_margin_for_every_question_and_a_known_metric():
+    best_spans, margins, examples = search_inputs()
+    del margins["h2"]
+    with pytest.raises(ValueError, match=r"null margins lack 1 of 5 example ids \('h2'\)"):
+        best_threshold(best_spans, margins, examples)
+    with pytest.raises(ValueError, match="metric must be one of exact_match, f1"):
+        best_threshold(*search_inputs(), metric="accuracy")
+
+
+def test_trade_off_moves_from_catching_every_unanswerable_question_to_answering_every_one():
+    points = trade_off(*search_inputs())
+
+    assert [p.threshold for p in points] == [math.nextafter(-2.0, -math.inf), -2.0, -1.0, 0.5, 1.5, 3.0]
+    assert [p.has_ans_f1 for p in points] == pytest.approx(
+        [0.0, 0.0, 100 / 3, 100 * (5 / 3) / 3, 100 * (5 / 3) / 3, 100 * (7 / 3) / 3]
+    )
+    assert [p.no_ans_accuracy for p in points] == [1.0, 0.5, 0.5, 0.5, 0.0, 0.0]
+
+
+def test_trade_off_at_given_thresholds_in_increasing_order():
+    points = trade_off(*search_inputs(), thresholds=[10.0, 0.0])
+
+    assert points == [
+        TradeOffPoint(0.0, has_ans_f1=pytest.approx(100 / 3), no_ans_accuracy=0.5),
+        TradeOffPoint(10.0, has_ans_f1=pytest.approx(100 * (7 / 3) / 3), no_ans_accuracy=0.0),
+    ]
+
+
+def test_trade_off_needs_both_kinds_of_question():
+    with pytest.raises(ValueError, match="0 of 1 are unanswerable"):
+        trade_off({"h1": "Paris"}, {"h1": 0.0}, [example("h1", "Paris")])

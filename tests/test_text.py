@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import string
@@ -66,7 +67,7 @@ def _placeholders(value: str) -> list[tuple[str, str]]:
 
 def test_the_course_language_has_every_text_with_the_same_placeholders():
     assert set(TRANSLATIONS) == {"en", "zh-Hant"}
-    chinese = TRANSLATIONS["zh-Hant"]
+    chinese = {k: v for k, v in TRANSLATIONS["zh-Hant"].items() if not k.startswith(FIGURE)}
     assert list(chinese) == list(TEXT), "the same keys, in the same order, so a missing one stands out"
     for key, english in TEXT.items():
         assert _placeholders(chinese[key]) == _placeholders(english), key
@@ -86,3 +87,31 @@ def test_no_explanation_is_left_in_english_in_the_chinese_file():
     assert len(teaching) > 30
     for key in teaching:
         assert re.search(r"[\u4e00-\u9fff]", chinese[key]), key
+
+
+FIGURE = "figure:"  # the words a figure writes, keyed by the English the code writes
+FIGURE_MODULES = ("figures", "why_figures", "lecture_figures", "lessons_figures")
+
+
+def _said() -> set[str]:
+    """Every template the figure modules hand to ``say``: always a plain string literal."""
+    said = set()
+    for module in FIGURE_MODULES:
+        tree = ast.parse((REPO_ROOT / "qa_core" / f"{module}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "say":
+                assert isinstance(node.args[0], ast.Constant), (module, ast.unparse(node))
+                said.add(node.args[0].value)
+    return said
+
+
+def test_every_word_a_figure_writes_is_in_chinese_with_the_same_placeholders():
+    figure_words = {
+        k.removeprefix(FIGURE): v for k, v in TRANSLATIONS["zh-Hant"].items() if k.startswith(FIGURE)
+    }
+    said = _said()
+    assert len(said) > 100
+    assert set(figure_words) == said, (sorted(said - set(figure_words)), sorted(set(figure_words) - said))
+    for english, chinese in figure_words.items():
+        assert _placeholders(chinese) == _placeholders(english), english
+        chinese.format(**{name: 1 for name, _ in _placeholders(chinese)})  # a valid template either way

@@ -20,8 +20,8 @@ from qa_core.data import Example, GoldAnswer, write_squad
 from qa_core.engine import QAEngine
 from qa_core.settings import AnswerSettings, WindowSettings
 from qa_core.train.__main__ import parser
-from qa_core.train.config import TrainConfig, TrainProgress, defaults
-from qa_core.train.dataset import PadCollator, TrainingWindows
+from qa_core.train.config import TrainConfig, TrainProgress, check_config, config_problems, defaults
+from qa_core.train.dataset import PadCollator, TrainingWindows, label_pairs
 from qa_core.train.model_card import train_command
 from qa_core.train.run import read_training_files, run
 from qa_core.windows import encode_pairs
@@ -304,7 +304,7 @@ def test_training_files_keep_repairable_offsets_and_skip_the_rest_saying_how_man
     path.write_text(json.dumps({"data": [{"title": "t", "paragraphs": [{"context": context, "qas": qas}]}]}))
 
     with caplog.at_level(logging.INFO):
-        examples = read_training_files(TrainConfig(base="b", train=[str(path)], out="o"))
+        examples = read_training_files(TrainConfig(base="b", train=[str(path)], out="o")).examples
 
     assert [(e.id, e.answers) for e in examples] == [
         ("good", (GoldAnswer("cat", 4),)),
@@ -316,3 +316,132 @@ def test_training_files_keep_repairable_offsets_and_skip_the_rest_saying_how_man
         "left out 2 question(s) that had no other answer (ids minus-one, off-by-5).",
         f"{path}: 2 questions",
     ]
+
+
+# --- questions without their answer ---------------------------------------------------------------
+
+TITLED = [replace(e, title="paris" if e.id.startswith("en") else "cities") for e in TRAIN]
+
+
+def test_an_impossible_question_gives_one_window_labelled_at_the_first_token(tiny_model_dir) -> None:
+    tokenizer = _tokenizer(tiny_model_dir)
+    long_paragraph = FILLER * 6  # several windows long: the window's place is drawn
+    impossible = [
+        Example("short", QUESTION, FILLER, (), impossible=True),
+        Example("long", QUESTION, long_paragraph, (), impossible=True),
+    ]
+    dataset = _windows(tokenizer, TRAIN + impossible, max_length=24)
+    assert [p.answer_tokens for p in dataset.pairs[-2:]] == [None, None]
+    assert len(dataset) == len(dataset.pairs) + len(dataset.answerless), "one window per impossible question"
+    assert all(i < len(TRAIN) for i in dataset.answerless), "answerless extra windows only of answerable ones"
+    firsts = set()
+    for _ in range(10):
+        for i in (len(TRAIN), len(TRAIN) + 1):
+            item = dataset[i]
+            assert (item["start_positions"], item["end_positions"]) == (0, 0)
+            assert len(item["input_ids"]) == len(item["token_type_ids"]) <= 24
+        firsts.add(tuple(dataset[len(TRAIN) + 1]["input_ids"]))
+    assert len(firsts) > 1, "the long paragraph's window is placed anywhere, drawn again at every read"
+
+
+def test_a_question_without_answers_that_is_not_impossible_is_refused(tiny_bert_dir) -> None:
+    unlabelled = [Example("test-1", QUESTION, FILLER, ()), Example("test-2", QUESTION, FILLER, ())]
+    with pytest.raises(
+        ValueError,
+        match=r"2 question\(s\) have no answer and are not marked impossible \(ids test-1, test-2\)",
+    ):
+        label_pairs(_tokenizer(tiny_bert_dir), TRAIN + unlabelled, 8)
+
+
+def test_negatives_are_made_from_the_sampled_questions_of_the_training_files(tmp_path, caplog) -> None:
+    path = write_squad(TITLED, tmp_path / "train.json")
+    config = TrainConfig(base="b", train=[str(path)], out="o", negatives=1.0, max_questions=3, seed=5)
+    with caplog.at_level(logging.INFO):
+        data = read_training_files(config)
+    questions = [e for e in data.examples if not e.impossible]
+    negatives = [e for e in data.examples if e.impossible]
+    assert len(questions) == 3 and data.examples[:3] == questions
+    assert {n.id.rsplit("-", 1)[0] for n in negatives} <= {q.id for q in questions}, "from the sample only"
+    assert data.unanswerable == {
+        "answer_removed": sum(n.id.endswith("-answer_removed") for n in negatives),
+        "other_paragraph": sum(n.id.endswith("-other_paragraph") for n in negatives),
+        "impossible": 0,
+    }
+    assert data.unanswerable["answer_removed"] and data.unanswerable["other_paragraph"]
+    assert len(negatives) == 3, "as many as the sampled questions: --negatives 1.0"
+    counts = f"{data.unanswerable['answer_removed']} answer_removed, {data.unanswerable['other_paragraph']} other_paragraph"
+    assert caplog.records[-1].getMessage() == f"questions without their answer: {counts}, 0 impossible"
+    again = read_training_files(config)
+    assert again == data, "seeded: the same config makes the same negatives"
+
+
+def test_impossible_questions_of_a_squad_2_file_are_trained_on_as_they_are(tmp_path, caplog) -> None:
+    impossible = Example("imp", "哪裡是答案？", FILLER, (), "cities", impossible=True)
+    path = write_squad([*TITLED, impossible], tmp_path / "train-v2.json")
+    with caplog.at_level(logging.INFO):
+        data = read_training_files(TrainConfig(base="b", train=[str(path)], out="o"))
+    assert [e.id for e in data.examples] == [e.id for e in TITLED] + ["imp"] and data.examples[-1].impossible
+    assert data.unanswerable == {"answer_removed": 0, "other_paragraph": 0, "impossible": 1}
+    assert caplog.records[-1].getMessage() == (
+        "questions without their answer: 0 answer_removed, 0 other_paragraph, 1 impossible"
+    )
+
+
+def test_a_short_run_with_negatives_records_them_in_its_config_and_card(tiny_bert_dir, tmp_path) -> None:
+    data = {"train": write_squad(TITLED, tmp_path / "train.json")}
+    config = _config(tiny_bert_dir, data, tmp_path, negatives=0.5, negative_kinds=["other_paragraph"])
+    assert run(config).steps == 5
+    out = Path(config.out)
+    recorded = json.loads((out / "training_config.json").read_text())
+    assert (recorded["negatives"], recorded["negative_kinds"]) == (0.5, ["other_paragraph"])
+    card = (out / "README.md").read_text()
+    assert (
+        "- Questions without their answer (labelled at the first token), run 1: negatives made from the "
+        "training data: 2 other_paragraph; impossible questions of the files: 0."
+    ) in card
+    (command,) = [line for line in card.splitlines() if "python -m qa_core.train" in line]
+    assert "--negatives 0.5 --negative_kinds other_paragraph" in command
+    arguments = shlex.split(command.split("`")[1].removeprefix("python -m qa_core.train"))
+    assert parser().parse_args_into_dataclasses(args=arguments) == (config,)
+
+
+def test_negative_kinds_are_checked_against_their_choices_all_at_once() -> None:
+    config = TrainConfig(
+        base="b", train=["t.json"], out="o", negatives=1.5, negative_kinds=["mixed", "mixed"]
+    )
+    with pytest.raises(ValueError) as refused:
+        check_config(config)
+    assert str(refused.value) == (
+        "negatives must be at least 0 and at most 1, got 1.5; negative_kinds may hold only answer_removed, "
+        "other_paragraph, got 'mixed', 'mixed'; negative_kinds names mixed more than once: name each once."
+    )
+    assert "negative_kinds must name at least one" in str(config_problems(replace(config, negative_kinds=[])))
+    assert defaults()["negative_kinds"] == ["answer_removed", "other_paragraph"]
+
+
+def test_a_squad_2_evaluation_file_is_measured_by_its_own_rules(tiny_bert_dir, data, tmp_path) -> None:
+    unanswerable = Example("no-1", "what colour is the tower?", ENGLISH, (), impossible=True)
+    dev = write_squad([TRAIN[0], unanswerable], tmp_path / "dev-v2.json")
+    config = _config(tiny_bert_dir, data, tmp_path, eval=str(dev), max_steps=2, eval_every=2)
+    result = run(config)
+    assert result.final_eval is not None and result.final_eval.n == 2
+    assert _curve(Path(config.out))[-1]["n"] == 2
+
+
+def test_a_null_trained_model_keeps_the_threshold_tuned_for_it(tiny_bert_dir, data, tmp_path, capsys) -> None:
+    from qa_core import evaluate
+
+    config = _config(tiny_bert_dir, data, tmp_path, negatives=0.5, max_steps=3)
+    run(config)
+    unanswerable = Example("no-1", "what colour is the tower?", ENGLISH, (), impossible=True)
+    tuning = write_squad([TRAIN[0], TRAIN[1], unanswerable], tmp_path / "tune-v2.json")
+    argv = ["--data", str(tuning), "--checkpoint", config.out, "--max-length", "48", "--doc-stride", "8"]
+    assert evaluate.main([*argv, "--set-null-threshold"]) == 0
+    tuned = json.loads(capsys.readouterr().out.splitlines()[-1])
+    saved = json.loads((Path(config.out) / "config.json").read_text())["qa_null_threshold"]
+    assert saved == tuned["best_f1_threshold"]
+    assert QAEngine.load(config.out).null_threshold == saved
+    assert evaluate.main(argv) == 0  # measured again, now with the engine deciding by that threshold
+    again = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert again["f1"] == pytest.approx(tuned["at_best_f1_threshold"]["f1"])
+    assert "qa_null_threshold" not in json.loads((tiny_bert_dir / "config.json").read_text())

@@ -18,7 +18,8 @@ from transformers import PreTrainedTokenizerBase, TrainerCallback, TrainerContro
 
 from ..data import Example
 from ..engine import QAEngine
-from ..metrics import Scores, score
+from ..evaluate import evaluate_answers
+from ..metrics import Scores
 from ..settings import AnswerSettings, WindowSettings
 from .config import StopSignal, TrainProgress
 from .curve import LearningCurve
@@ -71,7 +72,7 @@ class Evaluation(TrainerCallback):
         engine = QAEngine(self.model, self.tokenizer)
         answers = engine.answer_many([(e.question, e.context) for e in self.examples], self.settings)
         self.model.train()
-        result = score({e.id: a.text for e, a in zip(self.examples, answers, strict=True)}, self.examples)
+        result = evaluate_answers(self.examples, answers).overall  # SQuAD 2.0 rules for a file with them
         point = {"loss": self.loss, **asdict(result), "elapsed_s": round(time.time() - self.started, 1)}
         self.curve.append(step, step * self.windows_per_step, point)
         log.info("step %d: EM %.1f F1 %.1f on %d questions", step, result.exact_match, result.f1, result.n)

@@ -8,7 +8,7 @@ the command-line options, the app's controls and the validation below are all de
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import MISSING, dataclass
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -20,14 +20,28 @@ from ..settings import (
     Schedule,
     WindowSettings,
     bound_of,
+    choices,
     default_of,
     problems,
     setting,
 )
+from .negatives import NegativeKind
 
 COMMAND = "python -m qa_core.train"  # shipped model cards record runs as this command
 SaveDtype = Literal["float32", "float16"]  # precision of the saved weights
 SPECIAL_TOKENS = 4  # the most special tokens a pair takes: <s> question </s></s> paragraph </s> (XLM-R)
+
+
+def _each_of(kind: Any, help: str) -> Any:
+    """A list setting whose items come from a choice set (a ``Literal``); all of them by default.
+
+    ``setting`` cannot carry a list (a dataclass refuses a mutable default), and HfArgumentParser offers
+    no choices for a list of ``Literal``: the choices are named in the help and checked by config_problems.
+    """
+    return field(
+        default_factory=lambda: list(choices(kind)),
+        metadata={"help": f"{help} Choices: {', '.join(choices(kind))}.", "items": kind},
+    )
 
 
 def _answering(name: str, help: str) -> Any:
@@ -84,7 +98,24 @@ class TrainConfig:
         kind=Placement,
     )
     answerless_rate: float = setting(
-        0.3, "Extra windows without the answer, as a share of the questions.", Bound(0, 1, 0.05)
+        0.3,
+        "Extra windows of long paragraphs that miss the answer, as a share of the answerable questions; "
+        "labelled at the first token ([CLS] / <s>), the same way as --negatives.",
+        Bound(0, 1, 0.05),
+    )
+    negatives: float = setting(
+        0.0,
+        "Unanswerable questions made from the training files, as a share of the answerable questions, "
+        "labelled at the first token ([CLS] / <s>) as BERT does for SQuAD 2.0: they teach the model to "
+        "tell when the paragraph does not hold the answer. Impossible questions of a SQuAD 2.0 file are "
+        "used either way (0: none made).",
+        Bound(0, 1, 0.05),
+    )
+    # list[str] rather than list[NegativeKind]: HfArgumentParser would call the Literal to parse a value
+    negative_kinds: list[str] = _each_of(
+        NegativeKind,
+        "How --negatives are made, taking turns: the paragraph without the sentence holding the answer "
+        "(answer_removed), or another paragraph of the same article without the answer (other_paragraph).",
     )
     freeze_embeddings: bool = setting(
         True, "Keep the word embeddings fixed (default; --no_freeze_embeddings trains them)."
@@ -168,12 +199,16 @@ class TrainResult:
 
 def defaults() -> dict[str, Any]:
     """The options' defaults, which the recorded command leaves out."""
-    return {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not MISSING}
+    return {
+        f.name: f.default_factory() if f.default is MISSING else f.default
+        for f in dataclasses.fields(TrainConfig)
+        if f.default is not MISSING or f.default_factory is not MISSING
+    }
 
 
 def config_problems(config: TrainConfig) -> list[str]:
     """Every setting out of its range or choices, then every pair of settings that cannot go together."""
-    found = problems(config)
+    found = problems(config) + _list_problems(config)
     if config.max_steps <= 0 and config.epochs <= 0:
         found.append(
             f"epochs must be above 0 when max_steps is 0 (train for --epochs), got {config.epochs:g}"
@@ -187,6 +222,22 @@ def config_problems(config: TrainConfig) -> list[str]:
         found.append(f"{config.eval} is both a training and the evaluation file: keep evaluation data unseen")
     if config.eval and not found:  # the windows below exist only for settings within their ranges
         found += _evaluation_window_problems(config)
+    return found
+
+
+def _list_problems(config: TrainConfig) -> list[str]:
+    """Every list setting with an item outside its choices, an item given twice, or no item at all."""
+    found = []
+    for f in dataclasses.fields(TrainConfig):
+        if (kind := f.metadata.get("items")) is None:
+            continue
+        values, allowed = getattr(config, f.name), choices(kind)
+        if wrong := [v for v in values if v not in allowed]:
+            found.append(f"{f.name} may hold only {', '.join(allowed)}, got {', '.join(map(repr, wrong))}")
+        if not values:
+            found.append(f"{f.name} must name at least one of {', '.join(allowed)}")
+        if twice := sorted({v for v in values if values.count(v) > 1}):
+            found.append(f"{f.name} names {', '.join(twice)} more than once: name each once")
     return found
 
 

@@ -4,7 +4,9 @@ At inference a long paragraph is read as several windows and the answer sits any
 them. Training windows are therefore placed so the answer lands at a random position (the
 default) rather than in the centre as in the homework's sample code, and a share of windows that
 do not contain the answer teach the model to point at the first token ([CLS]) there, which keeps
-its scores comparable across windows.
+its scores comparable across windows. An unanswerable question (SQuAD 2.0's impossible ones, and
+the negatives of ``negatives.py``) gives one window anywhere over its paragraph, labelled the same
+way, as BERT does for SQuAD 2.0.
 """
 
 from __future__ import annotations
@@ -30,11 +32,14 @@ class LabelledPair:
     """An example tokenised once, with its first gold answer as paragraph token positions."""
 
     encoding: PairEncoding
-    answer_tokens: tuple[int, int]
+    answer_tokens: tuple[int, int] | None  # None: an impossible question, its paragraph lacks the answer
 
 
 class TrainingWindows(torch.utils.data.Dataset):
     """A map-style dataset whose item i is a freshly placed window of question i (or an answerless one).
+
+    Windows without the answer (of impossible questions, and the answerless extra windows) are labelled
+    start = end = 0, the first token.
 
     Placement is drawn again each time an item is read, so every epoch sees the answers at new
     positions.
@@ -58,8 +63,9 @@ class TrainingWindows(torch.utils.data.Dataset):
         self.placement = placement
         self.pad_id = tokenizer.pad_token_id
         self.rng = random.Random(seed)
-        eligible = [i for i, p in enumerate(self.pairs) if self._answer_free_starts(p)]
-        n_answerless = min(len(eligible), round(answerless_rate * len(self.pairs)))
+        answerable = [i for i, p in enumerate(self.pairs) if p.answer_tokens is not None]
+        eligible = [i for i in answerable if self._answer_free_starts(self.pairs[i])]
+        n_answerless = min(len(eligible), round(answerless_rate * len(answerable)))
         self.answerless = random.Random(seed).sample(eligible, n_answerless)
 
     def _room(self, pair: LabelledPair) -> int:
@@ -71,16 +77,17 @@ class TrainingWindows(torch.utils.data.Dataset):
         A paragraph only a little longer than a window may have none: every window cuts into the answer.
         """
         room, n = self._room(pair), len(pair.encoding.context_ids)
-        first, last = pair.answer_tokens
+        first, last = pair.answer_tokens  # asked of answerable pairs only
         return [r for r in (range(0, first - room + 1), range(last + 1, n - room + 1)) if r]
 
     def __len__(self) -> int:
         return len(self.pairs) + len(self.answerless)
 
     def __getitem__(self, i: int) -> dict[str, list[int] | int]:
-        if i < len(self.pairs):
-            return self._answer_item(self.pairs[i])
-        return self._answerless_item(self.pairs[self.answerless[i - len(self.pairs)]])
+        if i >= len(self.pairs):
+            return self._answerless_item(self.pairs[self.answerless[i - len(self.pairs)]])
+        pair = self.pairs[i]
+        return self._impossible_item(pair) if pair.answer_tokens is None else self._answer_item(pair)
 
     def _answer_item(self, pair: LabelledPair) -> dict[str, list[int] | int]:
         a, b = answer_window(pair.encoding, pair.answer_tokens, self.max_length, self.placement, self.rng)
@@ -93,6 +100,14 @@ class TrainingWindows(torch.utils.data.Dataset):
     def _answerless_item(self, pair: LabelledPair) -> dict[str, list[int] | int]:
         """A window that does not hold the answer; both labels point at position 0 ([CLS] / <s>)."""
         a = self.rng.choice([start for starts in self._answer_free_starts(pair) for start in starts])
+        return self._first_token_item(pair, a)
+
+    def _impossible_item(self, pair: LabelledPair) -> dict[str, list[int] | int]:
+        """A window anywhere over a paragraph that lacks the answer, labelled as answerless windows are."""
+        last_start = max(0, len(pair.encoding.context_ids) - self._room(pair))
+        return self._first_token_item(pair, self.rng.randint(0, last_start))
+
+    def _first_token_item(self, pair: LabelledPair, a: int) -> dict[str, list[int] | int]:
         window = build_window(pair.encoding, 0, a, a + self._room(pair), pad_id=self.pad_id)
         return _item(window.input_ids, window.token_type_ids, 0, 0)
 
@@ -109,7 +124,12 @@ def _item(input_ids, token_type_ids, start: int, end: int) -> dict[str, list[int
 def label_pairs(
     tokenizer: PreTrainedTokenizerBase, examples: list[Example], max_question_length: int
 ) -> list[LabelledPair]:
-    """Tokenise every example once and find its first gold answer's tokens (skipping the few that map to none)."""
+    """Tokenise every example once and find its first gold answer's tokens (skipping the few that map to none).
+
+    An impossible question gets no answer tokens; one without answers that is not marked impossible
+    (a test file's) is refused, since training it as unanswerable would teach the model a falsehood.
+    """
+    _check_labelled(examples)
     pairs, skipped = [], 0
     for c in range(0, len(examples), ENCODE_CHUNK):
         chunk = examples[c : c + ENCODE_CHUNK]
@@ -117,6 +137,9 @@ def label_pairs(
             tokenizer, [e.question for e in chunk], [e.context for e in chunk], max_question_length
         )
         for example, encoding in zip(chunk, encodings, strict=True):
+            if example.impossible:
+                pairs.append(LabelledPair(encoding, None))
+                continue
             gold = example.answers[0]
             tokens = char_span_to_tokens(encoding.context_offsets, gold.start, gold.start + len(gold.text))
             if tokens is None:
@@ -126,6 +149,17 @@ def label_pairs(
     if skipped:
         log.warning("%d of %d questions skipped: their answer covers no token", skipped, len(examples))
     return pairs
+
+
+def _check_labelled(examples: list[Example]) -> None:
+    if unlabelled := [e.id for e in examples if not e.answers and not e.impossible]:
+        shown = ", ".join(unlabelled[:5]) + (
+            f" and {len(unlabelled) - 5} more" if len(unlabelled) > 5 else ""
+        )
+        raise ValueError(
+            f"{len(unlabelled)} question(s) have no answer and are not marked impossible (ids {shown}): "
+            "give them their answers, or mark them is_impossible if the paragraph does not hold one."
+        )
 
 
 class PadCollator:

@@ -39,15 +39,29 @@ def machine() -> str:
 
 
 def write_model_card(
-    folder: Path, *, name: str, config: dict, defaults: dict, steps: int, seconds: float, final_eval=None
+    folder: Path,
+    *,
+    name: str,
+    config: dict,
+    defaults: dict,
+    steps: int,
+    seconds: float,
+    final_eval=None,
+    unanswerable: dict[str, int] | None = None,
 ) -> None:
-    """Record how the model was made, then render the card titled ``name`` (``folder`` may be a temporary one)."""
+    """Record how the model was made, then render the card titled ``name`` (``folder`` may be a temporary one).
+
+    ``unanswerable`` counts the run's questions without their answer: negatives made, by kind, and the
+    training files' own impossible questions ("impossible"); recorded only when there are any.
+    """
     run = {
         "command": train_command(config, defaults),
         "steps": steps,
         "seconds": round(seconds),
         "machine": machine(),
     }
+    if unanswerable and any(unanswerable.values()):
+        run["unanswerable"] = unanswerable
     if final_eval is not None:
         run["eval_slice"] = {"file": config.get("eval"), **final_eval.__dict__}
     history = _read_json(folder / "training_runs.json", [])
@@ -93,7 +107,7 @@ def render(folder: Path, name: str | None = None) -> None:
             "the answer's start and end. Load it with `AutoModelForQuestionAnswering.from_pretrained` and",
             "`AutoTokenizer.from_pretrained`, or ask it in this project's app.",
             "",
-            *_made_from(config),
+            *_made_from(config, runs),
             "## Training runs",
             *[_run_lines(i, r) for i, r in enumerate(runs, 1)],
             "",
@@ -124,7 +138,7 @@ def render(folder: Path, name: str | None = None) -> None:
     (folder / "README.md").write_text(text)
 
 
-def _made_from(config: dict) -> list[str]:
+def _made_from(config: dict, runs: list[dict]) -> list[str]:
     """The base and the training data, with their licences: the model inherits the data's share-alike terms."""
     architecture_only = (
         " (its architecture only: trained from random weights)" if config.get("init") == "random" else ""
@@ -137,9 +151,19 @@ def _made_from(config: dict) -> list[str]:
             f"- Training data: `{Path(f).name}` ({_licence(f, DATA_LICENCES)}){_repeats(n)}"
             for f, n in Counter(config.get("train", [])).items()
         ],
+        *[_unanswerable_line(i, r["unanswerable"]) for i, r in enumerate(runs, 1) if "unanswerable" in r],
         "- The training data is share-alike licensed; so is this model's use of it.",
         "",
     ]
+
+
+def _unanswerable_line(i: int, counts: dict[str, int]) -> str:
+    """How many questions of training run ``i`` had no answer in their paragraph, and where they came from."""
+    made = ", ".join(f"{n} {kind}" for kind, n in counts.items() if kind != "impossible")
+    return (
+        f"- Questions without their answer (labelled at the first token), run {i}: negatives made from the "
+        f"training data: {made or 'none'}; impossible questions of the files: {counts.get('impossible', 0)}."
+    )
 
 
 def _run_lines(i: int, run: dict) -> str:

@@ -13,7 +13,7 @@ import random
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
@@ -39,6 +39,7 @@ from .curve import FILE_NAME as CURVE_FILE
 from .curve import LearningCurve, read_text
 from .dataset import PadCollator, TrainingWindows
 from .model_card import NOTES, write_model_card
+from .negatives import make_negatives
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ def run(
     model = load_model(base, config.init)
     freeze(model, config.freeze_embeddings, config.freeze_layers)
     work_dir = work_folder(config)
+    data = read_training_files(config)
     evaluation = evaluation_callback(config, tokenizer, LearningCurve.continuing(work_dir / CURVE_FILE, base))
     cancellation = Cancellation(stop) if stop is not None else None
     callbacks: list[TrainerCallback | None] = [  # in this order: a reported step carries its scores
@@ -69,7 +71,7 @@ def run(
     trainer = Trainer(
         model=model,
         args=training_arguments(config, work_dir),
-        train_dataset=training_windows(config, tokenizer),
+        train_dataset=training_windows(config, tokenizer, data.examples),
         data_collator=PadCollator(tokenizer.pad_token_id, "token_type_ids" in tokenizer.model_input_names),
         processing_class=tokenizer,
         callbacks=[c for c in callbacks if c is not None],
@@ -80,7 +82,7 @@ def run(
     if cancellation is not None and cancellation.cancelled:
         return TrainResult(Path(config.out), steps, seconds, None, cancelled=True)
     final = evaluation.measure(steps) if evaluation is not None else None
-    save(trainer, config, work_dir, steps, seconds, final)
+    save(trainer, config, work_dir, steps, seconds, final, data.unanswerable)
     return TrainResult(Path(config.out), steps, seconds, final, cancelled=False)
 
 
@@ -114,8 +116,9 @@ def freeze(model: torch.nn.Module, embeddings: bool, layers: int) -> None:
                 p.requires_grad_(False)
 
 
-def training_windows(config: TrainConfig, tokenizer: PreTrainedTokenizerBase) -> TrainingWindows:
-    examples = read_training_files(config)
+def training_windows(
+    config: TrainConfig, tokenizer: PreTrainedTokenizerBase, examples: list[Example]
+) -> TrainingWindows:
     dataset = TrainingWindows(
         tokenizer,
         examples,
@@ -147,11 +150,20 @@ def evaluation_callback(
     )
 
 
-def read_training_files(config: TrainConfig) -> list[Example]:
-    """All questions of the training files (a seeded sample of each if --max_questions is set).
+@dataclass(frozen=True)
+class TrainingData:
+    """The questions a run trains on, and how many of them have no answer in their paragraph."""
+
+    examples: list[Example]  # the files' questions (impossible ones included), then the negatives made
+    unanswerable: dict[str, int]  # per negative kind made, and "impossible" for the files' own
+
+
+def read_training_files(config: TrainConfig) -> TrainingData:
+    """All questions of the training files (a seeded sample of each if --max_questions is set), and negatives.
 
     Training needs each answer's offset, and official files have some wrong ones: answers within two
     characters of their text are moved onto it, the rest are skipped; the loader logs both counts.
+    Negatives are made from the sampled questions only, so --max_questions bounds what a run reads.
     """
     rng = random.Random(config.seed)
     examples: list[Example] = []
@@ -163,7 +175,12 @@ def read_training_files(config: TrainConfig) -> list[Example]:
             loaded = rng.sample(loaded, config.max_questions)
         log.info("%s: %d questions", path, len(loaded))
         examples.extend(loaded)
-    return examples
+    negatives = make_negatives(examples, config.negatives, config.negative_kinds, config.seed)
+    unanswerable = {kind: len(made) for kind, made in negatives.items()}
+    unanswerable["impossible"] = sum(e.impossible for e in examples)
+    if config.negatives or unanswerable["impossible"]:
+        log.info("questions without their answer: %s", ", ".join(f"{n} {k}" for k, n in unanswerable.items()))
+    return TrainingData(examples + [e for made in negatives.values() for e in made], unanswerable)
 
 
 def training_arguments(config: TrainConfig, work_dir: Path) -> TrainingArguments:
@@ -192,7 +209,13 @@ def training_arguments(config: TrainConfig, work_dir: Path) -> TrainingArguments
 
 
 def save(
-    trainer: Trainer, config: TrainConfig, work_dir: Path, steps: int, seconds: float, final: Scores | None
+    trainer: Trainer,
+    config: TrainConfig,
+    work_dir: Path,
+    steps: int,
+    seconds: float,
+    final: Scores | None,
+    unanswerable: dict[str, int],
 ) -> None:
     """Write model, tokenizer, config, learning curve and model card to a hidden folder, then swap it in.
 
@@ -208,6 +231,7 @@ def save(
         steps=steps,
         seconds=seconds,
         final=final,
+        unanswerable=unanswerable,
     )
     write_folder_atomically(config.out, write)
 
@@ -221,6 +245,7 @@ def _write_model_folder(
     steps: int,
     seconds: float,
     final: Scores | None,
+    unanswerable: dict[str, int],
 ) -> None:
     trainer.save_model(str(folder))
     (folder / "training_args.bin").unlink(missing_ok=True)  # a pickle; training_config.json records the run
@@ -245,4 +270,5 @@ def _write_model_folder(
         steps=steps,
         seconds=seconds,
         final_eval=final,
+        unanswerable=unanswerable,
     )

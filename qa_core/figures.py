@@ -20,7 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .records import Answer, Block, Offset, Span, TokenRole, Trace, Window, WindowTrace
+from .records import Answer, Block, NullDecision, Offset, Span, TokenRole, Trace, Window, WindowTrace
 from .words import say
 
 START_COLOUR = "#0072B2"  # blue
@@ -683,7 +683,30 @@ def _add_score_row(fig: go.Figure, row: int, wt: WindowTrace, trace: Trace, labe
     _shade_non_paragraph(fig, row, w, len(real))
     if w.index == trace.winning_window:
         _mark_winner(fig, row, wt)
+    if _decides(trace) and w.index == trace.null.null_window:
+        _mark_null(fig, row, wt, trace.null)
     _label_positions(fig, row, wt, real, labelled)
+
+
+def _decides(trace: Trace) -> bool:
+    """Whether the checkpoint (or the request) decides "no answer": only then is the null position shown."""
+    return trace.null is not None and trace.null.threshold is not None
+
+
+def _mark_null(fig: go.Figure, row: int, wt: WindowTrace, null: NullDecision) -> None:
+    """Point at the first token of the window whose start + end there is the question's null score."""
+    fig.add_annotation(
+        x=0,
+        y=float(max(wt.start_logits[0], wt.end_logits[0])),
+        text=say("no answer: {score:.2f}", score=null.null_score),
+        showarrow=True,
+        arrowhead=2,
+        ax=40,
+        ay=-30,
+        font=dict(color=ANSWER_COLOUR if null.no_answer else MUTED_COLOUR),
+        row=row,
+        col=1,
+    )
 
 
 def _shade_non_paragraph(fig: go.Figure, row: int, w: Window, real: int) -> None:
@@ -837,6 +860,17 @@ def _matrix_subtitle(trace: Trace, wt: WindowTrace, shown: np.ndarray) -> str:
         "□ = chosen answer",
         limit=trace.settings.spans.max_answer_length,
     )
+    if _decides(trace):
+        null = trace.null
+        grey += "<br>" + say(
+            "No answer ([CLS] as start and end) {null:.2f} (window {window}), best span {span:.2f}, "
+            "threshold {threshold:.2f}: {verdict}",
+            null=null.null_score,
+            window=window_number(null.null_window),
+            span=null.span_score,
+            threshold=null.threshold,
+            verdict=say("probably not in the paragraph") if null.no_answer else say("answered"),
+        )
     if len(shown) == paragraph:
         return grey
     return say(

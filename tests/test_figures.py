@@ -12,6 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
+from qa_core import figures
 from qa_core.engine import QAEngine
 from qa_core.figures import (
     MATRIX_TOKENS,
@@ -521,3 +522,29 @@ def test_figures_render_to_png(bert_answer, tmp_path):
         path = tmp_path / f"figure{index}.png"
         fig.write_image(path)
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_checkpoint_that_decides_no_answer_shows_the_null_position(tiny_bert_dir, tmp_path):
+    import shutil
+
+    folder = tmp_path / "null"
+    shutil.copytree(tiny_bert_dir, folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "qa_null_threshold": -1e6}))
+    trace = QAEngine.load(folder).answer("where is the cat?", "the cat sat on the mat").trace
+    scores = figures.scores_figure(trace)
+    assert any(a.text.startswith("no answer: ") and a.x == 0 for a in scores.layout.annotations)
+    subtitle = figures.span_matrix_figure(trace).layout.title.subtitle.text
+    assert "No answer ([CLS] as start and end)" in subtitle and "probably not in the paragraph" in subtitle
+    plain = QAEngine.load(tiny_bert_dir).answer("where is the cat?", "the cat sat on the mat").trace
+    assert not any("no answer" in (a.text or "") for a in figures.scores_figure(plain).layout.annotations)
+
+
+def test_chinese_titles_wrap_by_width_and_english_ones_as_before():
+    from qa_core.figures import _wrap
+
+    assert _wrap("mean similarity of sentence pairs with the same label and with different labels", 50) == (
+        "mean similarity of sentence pairs with the same<br>label and with different labels"
+    )
+    wrapped = _wrap("平均相似度：同一標籤的句子配對，以及不同標籤的句子配對，共 24 個詞", 50)
+    assert all(len(line) <= 25 for line in wrapped.split("<br>")), "a Chinese character is two columns wide"

@@ -14,6 +14,7 @@ figure and table from ``qa_core.figures`` (drawn from the engine's trace, nothin
     QA_INT8=1 python app.py                           # every model in int8: faster on a CPU, EM within a point
 """
 
+import dataclasses
 import functools
 import inspect
 import json
@@ -44,6 +45,7 @@ from qa_core import (
 from qa_core.base_models.build import base_states
 from qa_core.engine import QAEngine
 from qa_core.experiments import results as experiment_results
+from qa_core.experiments.plan import REFERENCE
 from qa_core.files import write_text_atomically
 from qa_core.model_cache import ModelCache
 from qa_core.records import (
@@ -114,6 +116,7 @@ CONCURRENCY = 2  # model runs at once (CPU bound: more would only share the same
 SESSIONS = 200  # browser sessions whose last answer (with its trace, about 1-2 MB) is kept in memory
 SESSION_TTL_S = 3600
 POLL_SECONDS = 1.0
+LESSON_WINDOW = 64  # tokens per training window in the Lessons view: most sample paragraphs are longer
 TRAINING_LESSONS = ("placement", "schedule", "pretraining")  # the lessons a pair of training runs shows
 ABLATION_MEASUREMENTS = 4  # held-out scores during each run of a placement comparison: its learning curve
 HIGHLIGHT_COLOURS = {"answer": "#fbbf24"}
@@ -623,13 +626,13 @@ def start_training(
     schedule: Schedule,
 ):
     """Start a fine-tuning job; the arguments are named as the TrainConfig fields they set."""
-    settings = dict(
-        max_steps=int(max_steps),
-        epochs=float(epochs),
-        learning_rate=float(learning_rate),
-        batch_size=int(batch_size),
-        max_length=int(max_length),
-        doc_stride=int(doc_stride),
+    settings = form_settings(
+        max_steps=max_steps,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        max_length=max_length,
+        doc_stride=doc_stride,
         placement=placement,
         schedule=schedule,
     )
@@ -648,12 +651,12 @@ def compare_placements(
     schedule: Schedule,
 ):
     """Two runs on the same data and steps, the answer placed at random and centred, each with a learning curve."""
-    settings = dict(
-        max_steps=int(max_steps),
-        learning_rate=float(learning_rate),
-        batch_size=int(batch_size),
-        max_length=int(max_length),
-        doc_stride=int(doc_stride),
+    settings = form_settings(
+        max_steps=max_steps,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        max_length=max_length,
+        doc_stride=doc_stride,
         schedule=schedule,
     )
     files = job_files(name, base, data_file)
@@ -667,6 +670,13 @@ def compare_placements(
             for placement in choices(Placement)
         )
     )
+
+
+def form_settings(**values: Any) -> dict[str, Any]:
+    """The form's values as the TrainConfig fields they set: a number box sends 8 as 8.0, a step count is an int."""
+    kinds = {f.name: f.type for f in dataclasses.fields(TrainConfig)}  # "int", "float", ... (postponed types)
+    casts: dict[str, Callable[[Any], Any]] = {"int": int, "float": float}
+    return {name: casts.get(kinds[name], lambda v: v)(value) for name, value in values.items()}
 
 
 def job_files(name: str, base: str, data_file: str | None) -> dict[str, str]:
@@ -1050,12 +1060,19 @@ def reference_figures() -> list[Any]:
 
 
 def lesson_numbers(experiments: Experiments, runs: list[str]) -> dict[str, float]:
-    """The final EM and F1 of a lesson's runs, by name, for its explanation: ``centre_f1``, ``reference_em``."""
+    """The final EM and F1 of a lesson's runs by name (``centre_f1``, ``reference_em``), and the reference's lead.
+
+    ``lead_em`` and ``lead_f1`` are the reference run's score minus the other run's: what the hint is worth.
+    """
     numbers = {}
     for name in runs:
         run = experiments.run(name)
         key = name.replace("-", "_")
         numbers |= {f"{key}_em": run.final.exact_match, f"{key}_f1": run.final.f1}
+    other = next(experiments.run(name) for name in runs if name != REFERENCE)
+    reference = experiments.run(REFERENCE)
+    numbers["lead_em"] = reference.final.exact_match - other.final.exact_match
+    numbers["lead_f1"] = reference.final.f1 - other.final.f1
     return numbers
 
 
@@ -1458,7 +1475,7 @@ with gr.Blocks(title=shown("page.title")) as demo:
                 lessons_length = gr.Slider(
                     bound_of(TrainConfig, "max_length").low,
                     bound_of(TrainConfig, "max_length").high,
-                    128,
+                    LESSON_WINDOW,
                     step=bound_of(TrainConfig, "max_length").step,
                     label=shown("lessons.max_length"),
                 )

@@ -44,7 +44,7 @@ def _snippet(text: str) -> str:
 
 
 def _placement_name(placement: Placement) -> str:
-    return say("centre") if placement == "centre" else say("random")
+    return say("centred") if placement == "centre" else say("random")
 
 
 def placement_figure(record: PlacementDraws) -> go.Figure:
@@ -91,7 +91,7 @@ def placement_figure(record: PlacementDraws) -> go.Figure:
         "{room} paragraph tokens a window, {tokens} in the paragraph; answer: “{answer}”",
         room=record.room,
         tokens=record.paragraph_tokens,
-        answer=_snippet(record.context[slice(*record.answer_chars)]),
+        answer=_snippet(record.context[slice(*record.answer_chars)].strip()),
     )
     style(fig, say("Training windows around one answer"), subtitle, height=120 + 26 * len(labels))
     return fig
@@ -106,7 +106,7 @@ def placement_histogram_figure(record: PlacementHistogram) -> go.Figure:
                 x=positions,
                 xbins=dict(start=0, end=1.0001, size=0.05),
                 histnorm="percent",
-                name=say("centred") if placement == "centre" else _placement_name(placement),
+                name=_placement_name(placement),
                 marker_color=PLACEMENT_COLOURS[placement],
                 opacity=0.6,
                 hovertemplate=say(
@@ -127,7 +127,7 @@ def placement_histogram_figure(record: PlacementHistogram) -> go.Figure:
         length=record.max_length,
         fit=record.fits_one_window,
     )
-    style(fig, say("Where answers sit in training windows"), subtitle, height=340)
+    style(fig, say("Answer starts in training windows"), subtitle, height=340)
     return fig
 
 

@@ -115,3 +115,14 @@ def test_every_word_a_figure_writes_is_in_chinese_with_the_same_placeholders():
     for english, chinese in figure_words.items():
         assert _placeholders(chinese) == _placeholders(english), english
         chinese.format(**{name: 1 for name, _ in _placeholders(chinese)})  # a valid template either way
+
+
+def test_every_emphasis_renders_in_both_languages():
+    """CommonMark closes no emphasis right after "：" before a letter: a Chinese text must not leave stars."""
+    from markdown_it import MarkdownIt
+
+    markdown = MarkdownIt()
+    for code, words in TRANSLATIONS.items():
+        for key, value in words.items():
+            html = re.sub(r"<code>.*?</code>", "", markdown.render(value), flags=re.S)
+            assert "*" not in html, (code, key)

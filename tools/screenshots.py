@@ -49,11 +49,12 @@ def ask(page: Page, label: str) -> str:
 
 def clip(page: Page, first: str, last: str) -> dict[str, float]:
     """The page area from the top of element ``first`` to the bottom of element ``last``, full width."""
-    top = page.locator(first).bounding_box()
+    top = page.locator(first).bounding_box()  # relative to the viewport, which a click may have scrolled
     bottom = page.locator(last).bounding_box()
+    scrolled = page.evaluate("window.scrollY")
     return {
         "x": 0,
-        "y": top["y"] - 16,
+        "y": top["y"] + scrolled - 16,
         "width": VIEWPORT["width"],
         "height": bottom["y"] + bottom["height"] - top["y"] + 32,
     }

@@ -123,3 +123,31 @@ def test_word_pairs_are_projected_with_both_languages_at_the_chosen_layer(app_ur
     assert view["layer"]["maximum"] == LAYERS and f"{len(PAIRS)} pairs" in view["note"]
     with open(view["csv"], encoding="utf-8-sig", newline="") as f:
         assert len(list(csv.DictReader(f))) == (LAYERS + 1) * 2 * len(PAIRS)
+
+
+SAME = ("note", "first_matrix", "second_matrix", "csv")
+
+
+def test_one_question_in_two_forms_draws_two_span_matrices_and_exports_both_lists(app_url):
+    paragraph = "the cat sat on the mat in paris"
+    result = Client(app_url, verbose=False).predict(
+        context=paragraph,
+        first="where is the cat?",
+        second="where is the cat?",
+        model=checkpoints.ENGLISH_NAME,
+        api_name="/lecture_same_question",
+    )
+    view = dict(zip(SAME, result, strict=True))
+    assert "the same span" in view["note"] and checkpoints.ENGLISH_NAME in view["note"]
+    for side in ("first_matrix", "second_matrix"):
+        assert layout(view[side])["title"]["text"].startswith("Span scores in window 1")
+    with open(view["csv"], encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["question"] for r in rows} == {"where is the cat?"} and len(rows) >= 2
+
+
+def test_a_blank_question_of_the_pair_is_refused_by_name(app_url):
+    with pytest.raises(AppError, match="The question is empty"):
+        Client(app_url, verbose=False).predict(
+            context="the cat sat", first="where?", second="  ", model=None, api_name="/lecture_same_question"
+        )

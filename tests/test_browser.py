@@ -315,3 +315,13 @@ def test_a_chinese_browser_gets_the_chinese_page(browser, app_url):
     page.get_by_role("tab", name=WORDS["zh-Hant"]["tab.lessons"]).wait_for()
     assert page.locator("#language input:checked").get_attribute("value") == "zh-Hant"
     page.close()
+
+
+def test_the_lecture_tab_asks_one_question_in_two_languages_side_by_side(page):
+    page.get_by_role("tab", name="Lecture").click()
+    page.locator("#same-button").click()
+    page.locator("#same-second .js-plotly-plot").wait_for()
+    page.locator("#same-first .js-plotly-plot").wait_for()
+    first, second = (page.locator(f"#same-{side}").bounding_box() for side in ("first", "second"))
+    assert abs(first["y"] - second["y"]) < 2 and second["x"] > first["x"], "the two matrices side by side"
+    assert "model" in page.locator("#same-note").inner_text()

@@ -250,38 +250,26 @@ def test_model_list_holds_the_shipped_models(client):
     assert update["value"] == checkpoints.ENGLISH_NAME
 
 
-def test_fine_tuning_is_refused_when_switched_off(client):
-    with pytest.raises(AppError, match="Fine-tuning is switched off on this server"):
-        client.predict(
-            name="mine",
-            base=f"{checkpoints.ENGLISH_NAME} (shipped QA model)",
-            data_file=None,
-            max_steps=4,
-            epochs=0,
-            learning_rate=1e-4,
-            batch_size=8,
-            max_length=256,
-            doc_stride=64,
-            placement="random",
-            schedule="linear",
-            api_name="/fine_tune",
-        )
+FORM = {  # the Fine-tune tab's form, as an API client fills it
+    "name": "mine",
+    "base": f"{checkpoints.ENGLISH_NAME} (shipped QA model)",
+    "data_file": None,
+    "max_steps": 4,
+    "learning_rate": 1e-4,
+    "batch_size": 8,
+    "max_length": 256,
+    "doc_stride": 64,
+    "schedule": "linear",
+}
 
 
-def test_comparing_placements_is_refused_when_training_is_switched_off(client):
+@pytest.mark.parametrize(
+    ("endpoint", "own"),
+    [("/fine_tune", {"epochs": 0, "placement": "random"}), ("/compare_placements", {})],
+)
+def test_fine_tuning_is_refused_when_switched_off(client, endpoint, own):
     with pytest.raises(AppError, match="Fine-tuning is switched off on this server"):
-        client.predict(
-            name="mine",
-            base=f"{checkpoints.ENGLISH_NAME} (shipped QA model)",
-            data_file=None,
-            max_steps=4,
-            learning_rate=1e-4,
-            batch_size=8,
-            max_length=256,
-            doc_stride=64,
-            schedule="linear",
-            api_name="/compare_placements",
-        )
+        client.predict(**FORM, **own, api_name=endpoint)
 
 
 def test_the_fine_tune_tab_says_which_base_encoders_a_job_must_download_first(client):

@@ -51,6 +51,7 @@ from qa_core.model_cache import ModelCache
 from qa_core.records import (
     Answer,
     ContextualEmbeddings,
+    ExperimentRun,
     Experiments,
     Explanation,
     RunCurve,
@@ -1011,11 +1012,6 @@ def shipped_experiments() -> Experiments | None:
         return None
 
 
-def lesson_runs(lesson: str) -> list[str]:
-    """The reference runs that are the sides of one lesson."""
-    return [r.name for r in EXPERIMENTS.runs if lesson in r.lessons] if EXPERIMENTS else []
-
-
 def lessons_windows(
     data_file: str | None, number: float, model: str | None, max_length: float, draws: float
 ) -> PlacementView:
@@ -1049,28 +1045,27 @@ def reference_figures() -> list[Any]:
     """The reference experiments' plots, lesson by lesson: curves and final scores, and the position bias."""
     drawn = []
     for lesson in TRAINING_LESSONS:
-        runs = lesson_runs(lesson)
+        runs = EXPERIMENTS.runs_of(lesson)
         drawn += [
-            lessons_figures.curves_figure([RunCurve(r, EXPERIMENTS.run(r).curve) for r in runs]),
-            lessons_figures.final_scores_figure(EXPERIMENTS, runs),
+            lessons_figures.curves_figure([RunCurve(r.name, r.curve) for r in runs]),
+            lessons_figures.final_scores_figure(runs),
         ]
         if lesson == "placement":
-            drawn.append(lessons_figures.position_figure(EXPERIMENTS, runs))
+            drawn.append(lessons_figures.position_figure(runs))
     return drawn
 
 
-def lesson_numbers(experiments: Experiments, runs: list[str]) -> dict[str, float]:
+def lesson_numbers(runs: tuple[ExperimentRun, ...]) -> dict[str, float]:
     """The final EM and F1 of a lesson's runs by name (``centre_f1``, ``reference_em``), and the reference's lead.
 
     ``lead_em`` and ``lead_f1`` are the reference run's score minus the other run's: what the hint is worth.
     """
     numbers = {}
-    for name in runs:
-        run = experiments.run(name)
-        key = name.replace("-", "_")
+    for run in runs:
+        key = run.name.replace("-", "_")
         numbers |= {f"{key}_em": run.final.exact_match, f"{key}_f1": run.final.f1}
-    other = next(experiments.run(name) for name in runs if name != REFERENCE)
-    reference = experiments.run(REFERENCE)
+    other = next(run for run in runs if run.name != REFERENCE)
+    reference = next(run for run in runs if run.name == REFERENCE)
     numbers["lead_em"] = reference.final.exact_match - other.final.exact_match
     numbers["lead_f1"] = reference.final.f1 - other.final.f1
     return numbers
@@ -1497,7 +1492,7 @@ with gr.Blocks(title=shown("page.title")) as demo:
             )
             drawn = iter(reference_figures())
             for lesson in TRAINING_LESSONS:
-                gr.Markdown(shown(f"lessons.{lesson}", **lesson_numbers(EXPERIMENTS, lesson_runs(lesson))))
+                gr.Markdown(shown(f"lessons.{lesson}", **lesson_numbers(EXPERIMENTS.runs_of(lesson))))
                 with gr.Row():
                     reference_plots += [gr.Plot(next(drawn)), gr.Plot(next(drawn))]
                 if lesson == "placement":
@@ -1512,9 +1507,10 @@ with gr.Blocks(title=shown("page.title")) as demo:
                 lessons_figures.runs_table(EXPERIMENTS), label=shown("lessons.runs_table"), wrap=True
             )
         gr.Markdown(shown("lessons.compare_intro"))
+        comparable = list(run_curves())  # reads every model folder's curve: once, not per argument
         with gr.Row():
             compare_choices = gr.CheckboxGroup(
-                list(run_curves()), value=list(run_curves())[:2], label=shown("lessons.compare_runs")
+                comparable, value=comparable[:2], label=shown("lessons.compare_runs")
             )
             with gr.Column(scale=0, min_width=NARROW_MIN_WIDTH):
                 compare_button = gr.Button(

@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 
 from .figures import ANSWER_COLOUR, END_COLOUR, START_COLOUR, WINNER_COLOUR, escape, style
 from .records import (
+    ExperimentRun,
     Experiments,
     PlacementDraws,
     PlacementHistogram,
@@ -166,9 +167,8 @@ def curves_figure(curves: Sequence[RunCurve]) -> go.Figure:
     return fig
 
 
-def final_scores_figure(experiments: Experiments, names: Sequence[str]) -> go.Figure:
-    """Final EM and F1 of the named runs on the evaluation slice, side by side."""
-    runs = [r for r in (experiments.run(n) for n in names) if r is not None]
+def final_scores_figure(runs: Sequence[ExperimentRun]) -> go.Figure:
+    """Final EM and F1 of the runs on the evaluation slice, side by side."""
     fig = go.Figure()
     for metric, colour in (("EM", START_COLOUR), ("F1", END_COLOUR)):
         values = [r.final.exact_match if metric == "EM" else r.final.f1 for r in runs]
@@ -190,10 +190,10 @@ def final_scores_figure(experiments: Experiments, names: Sequence[str]) -> go.Fi
     return fig
 
 
-def position_figure(experiments: Experiments, names: Sequence[str]) -> go.Figure:
+def position_figure(runs: Sequence[ExperimentRun]) -> go.Figure:
     """EM by where the answer starts in its inference window: the position bias centred training leaves."""
     fig = go.Figure()
-    for i, run in enumerate(r for r in (experiments.run(n) for n in names) if r is not None):
+    for i, run in enumerate(runs):
         middles = [(b.low + b.high) / 2 for b in run.by_position]
         fig.add_trace(
             go.Scatter(

@@ -515,6 +515,10 @@ class Experiments:
     def run(self, name: str) -> ExperimentRun | None:
         return next((r for r in self.runs if r.name == name), None)
 
+    def runs_of(self, lesson: str) -> tuple[ExperimentRun, ...]:
+        """The runs that are the sides of one lesson, in the plan's order."""
+        return tuple(r for r in self.runs if lesson in r.lessons)
+
 
 @dataclass(frozen=True)
 class PlacedWindow:

@@ -13,6 +13,10 @@ the questions with and without an answer, with their counts n) and, when the che
 margins, best_f1_threshold: the null threshold that maximises F1 on this file, with every score at it
 (at_best_f1_threshold). Tuned on this file, that threshold is optimistic on this same file: tune it on
 one file and measure with it on another.
+
+When the checkpoint judged some questions unanswerable, the JSON also gives best_spans: the answerable
+questions' scores had every question been answered with its best span. The gap between it and the
+answerable scores above is what the "no answer" rule costs the questions that do have one.
 """
 
 from __future__ import annotations
@@ -29,7 +33,17 @@ from pathlib import Path
 from .data import DataError, Example, misplaced_answers
 from .engine import NULL_THRESHOLD_KEY
 from .files import write_text_atomically
-from .metrics import BestThreshold, Scores, ScoresV2, best_threshold, score, score_v2
+from .metrics import (
+    BestThreshold,
+    Scores,
+    ScoresV2,
+    TradeOffPoint,
+    best_threshold,
+    score,
+    score_v2,
+    trade_off,
+    trade_off_rows,
+)
 from .predict import add_model_arguments, answer_all, load_from_args, predictions_by_id
 from .records import Answer
 from .train import model_card
@@ -60,6 +74,8 @@ class Evaluation:
     overall: Scores
     v2: ScoresV2 | None = None
     best: BestThreshold | None = None  # only when the answers carry null margins
+    best_spans: Scores | None = None  # answerable questions, never abstaining; only when some answer did
+    trade_off: tuple[TradeOffPoint, ...] = ()  # a few points of the threshold's curve, with ``best``
 
 
 def evaluate_answers(examples: Sequence[Example], answers: Sequence[Answer]) -> Evaluation:
@@ -68,38 +84,52 @@ def evaluate_answers(examples: Sequence[Example], answers: Sequence[Answer]) -> 
     A file without unanswerable questions is scored as SQuAD v1.1 / CMRC 2018, exactly as before 2.0.
     """
     predictions = predictions_by_id(examples, answers)
+    best_spans = _best_span_scores(examples, answers)
     if not any(example.impossible for example in examples):
-        return Evaluation(score(predictions, examples))
+        return Evaluation(score(predictions, examples), best_spans=best_spans)
     v2 = score_v2(predictions, examples)
-    return Evaluation(v2.overall, v2, _best_threshold(examples, answers))
+    if all(answer.null_margin is None for answer in answers):
+        return Evaluation(v2.overall, v2, best_spans=best_spans)
+    search = (predictions_by_id(examples, answers, abstain=False), _margins(examples, answers), examples)
+    both_kinds = v2.has_ans is not None and v2.no_ans is not None  # a trade-off weighs one against the other
+    rows = tuple(trade_off_rows(trade_off(*search))) if both_kinds else ()
+    return Evaluation(v2.overall, v2, best_threshold(*search), best_spans, rows)
 
 
-def _best_threshold(examples: Sequence[Example], answers: Sequence[Answer]) -> BestThreshold | None:
-    """The threshold that maximises F1 over the best spans, when the checkpoint gives null margins.
+def _best_span_scores(examples: Sequence[Example], answers: Sequence[Answer]) -> Scores | None:
+    """The answerable questions' scores had no question been judged unanswerable (None if none was)."""
+    if not any(answer.no_answer for answer in answers):
+        return None
+    answerable = [(e, a) for e, a in zip(examples, answers, strict=True) if not e.impossible]
+    kept = [e for e, _ in answerable]
+    return score(predictions_by_id(kept, [a for _, a in answerable], abstain=False), kept)
+
+
+def _margins(examples: Sequence[Example], answers: Sequence[Answer]) -> dict[str, float]:
+    """Each question's null margin, for a threshold search over the best spans.
 
     A question without a margin has no valid span, so it is answered "" at any threshold: its margin
     counts as infinite.
     """
-    if all(answer.null_margin is None for answer in answers):
-        return None
-    margins = {
+    return {
         e.id: math.inf if a.null_margin is None else a.null_margin
         for e, a in zip(examples, answers, strict=True)
     }
-    return best_threshold(predictions_by_id(examples, answers, abstain=False), margins, examples)
 
 
-def _v2_fields(evaluation: Evaluation) -> dict:
-    """What a SQuAD 2.0 file adds to the JSON result (nothing for a v1.1 file)."""
+def _null_fields(evaluation: Evaluation) -> dict:
+    """What the "no answer" rule adds to the JSON result: nothing for a v1.1 file answered in full."""
+    fields = {} if evaluation.best_spans is None else {"best_spans": asdict(evaluation.best_spans)}
     if evaluation.v2 is None:
-        return {}
-    fields = _parts(evaluation.v2)
+        return fields
+    fields |= _parts(evaluation.v2)
     if evaluation.best is not None:
         fields["best_f1_threshold"] = evaluation.best.threshold
         fields["at_best_f1_threshold"] = {
             **asdict(evaluation.best.scores.overall),
             **_parts(evaluation.best.scores),
         }
+        fields["trade_off"] = [asdict(point) for point in evaluation.trade_off]
     return fields
 
 
@@ -110,12 +140,16 @@ def _parts(scores: ScoresV2) -> dict:
     }
 
 
-def _v2_lines(evaluation: Evaluation) -> list[str]:
-    """What a SQuAD 2.0 file adds to the printed report, one line each (nothing for a v1.1 file)."""
+def _null_lines(evaluation: Evaluation) -> list[str]:
+    """What the "no answer" rule adds to the printed report, one line each (nothing for a v1.1 file
+    answered in full)."""
+    lines = []
+    if evaluation.best_spans is not None:
+        lines.append(f"  with an answer, had every question been answered: {_summary(evaluation.best_spans)}")
     if evaluation.v2 is None:
-        return []
+        return lines
     parts = (("with an answer", evaluation.v2.has_ans), ("without an answer", evaluation.v2.no_ans))
-    lines = [f"  {label}: {_summary(part)}" for label, part in parts if part is not None]
+    lines[:0] = [f"  {label}: {_summary(part)}" for label, part in parts if part is not None]
     if evaluation.best is not None:
         at_best = evaluation.best.scores.overall
         lines.append(
@@ -179,11 +213,11 @@ def main(argv: list[str] | None = None) -> int:
         **asdict(overall),
         "seconds": round(seconds, 2),
         "unusable_offsets": misplaced_answers(run.examples),
-        **_v2_fields(evaluation),
+        **_null_fields(evaluation),
     }
     rate = overall.n / max(seconds, 1e-9)
     print(f"{args.data}: {_summary(overall)}, {seconds:.1f} s ({rate:.1f} questions/s)")
-    for line in _v2_lines(evaluation):
+    for line in _null_lines(evaluation):
         print(line)
     stored = args.record or args.set_null_threshold
     if stored and (problem := _store(args, run.engine.source, evaluation, result)):

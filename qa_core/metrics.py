@@ -344,6 +344,24 @@ def trade_off(
     ]
 
 
+# Shares of the unanswerable questions a reader may want caught: the rows a model card prints.
+CAUGHT_LEVELS = (0.5, 0.7, 0.8, 0.85, 0.9, 0.95)
+
+
+def trade_off_rows(
+    points: Sequence[TradeOffPoint], levels: Sequence[float] = CAUGHT_LEVELS
+) -> list[TradeOffPoint]:
+    """A few points of a curve that has one per question: for each share in ``levels``, the highest threshold
+    that still catches at least that share of the unanswerable questions (so it costs the answerable ones
+    least), then the point that answers every question; in increasing threshold, each point once.
+    """
+    reached = [
+        max((p for p in points if p.no_ans_accuracy >= level), key=lambda p: p.threshold, default=None)
+        for level in levels
+    ]
+    return sorted({p for p in [*reached, points[-1]] if p is not None}, key=lambda p: p.threshold)
+
+
 def _choices(
     best_spans: Mapping[str, str], margins: Mapping[str, float], examples: Sequence[Example]
 ) -> list[_Choice]:

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ import pytest
 from qa_core import checkpoints, evaluate, predict
 from qa_core.data import Example, GoldAnswer, load_examples, write_squad
 from qa_core.engine import QAEngine
-from qa_core.metrics import best_threshold, score
+from qa_core.metrics import best_threshold, score, trade_off, trade_off_rows
 from qa_core.settings import AnswerSettings, WindowSettings
 from qa_core.train.__main__ import main as train_main
 
@@ -233,32 +234,51 @@ def _with_null_threshold(model: Path, folder: Path, threshold: float) -> Path:
     return copy
 
 
+V2_KEYS = V1_KEYS | {"has_ans", "no_ans", "best_f1_threshold", "at_best_f1_threshold", "trade_off"}
+
+
 @pytest.mark.parametrize(
-    ("threshold", "has_ans_em", "no_ans_em"), [(1000.0, 100.0, 0.0), (-1000.0, 0.0, 100.0)]
+    ("threshold", "has_ans_em", "no_ans_em", "keys"),
+    [(1000.0, 100.0, 0.0, V2_KEYS), (-1000.0, 0.0, 100.0, V2_KEYS | {"best_spans"})],
 )
 def test_evaluate_scores_a_v2_file_by_the_engines_decision_apart_and_together(
-    tiny_bert_dir, squad2, tmp_path, capsys, threshold, has_ans_em, no_ans_em
+    tiny_bert_dir, squad2, tmp_path, capsys, threshold, has_ans_em, no_ans_em, keys
 ):
     model = _with_null_threshold(tiny_bert_dir, tmp_path, threshold)  # 1000: never abstains, -1000: always
 
     result = _evaluate(capsys, "--data", squad2, "--checkpoint", model, "--record")
 
-    assert set(result) == V1_KEYS | {"has_ans", "no_ans", "best_f1_threshold", "at_best_f1_threshold"}
+    assert set(result) == keys
     assert (result["has_ans"]["n"], result["no_ans"]["n"], result["n"]) == (2, 2, 4)
     assert (result["has_ans"]["exact_match"], result["no_ans"]["exact_match"]) == (has_ans_em, no_ans_em)
     assert result["exact_match"] == result["f1"] == 50.0
     examples = load_examples(squad2)
     answers = QAEngine.load(model).answer_many([(e.question, e.context) for e in examples], AnswerSettings())
-    best = best_threshold(
+    search = (
         {e.id: a.text for e, a in zip(examples, answers, strict=True)},
         {e.id: a.null_margin for e, a in zip(examples, answers, strict=True)},
         examples,
     )
+    best = best_threshold(*search)
     assert result["best_f1_threshold"] == best.threshold
+    assert result["trade_off"] == [asdict(point) for point in trade_off_rows(trade_off(*search))]
+    assert result["trade_off"][-1]["has_ans_f1"] == 100.0  # the last row answers every question: both right
+    if "best_spans" in result:  # what the answerable questions would have scored with their best spans
+        assert (result["best_spans"]["n"], result["best_spans"]["exact_match"]) == (2, 100.0)
     at_best = result["at_best_f1_threshold"]
     assert set(at_best) == {"exact_match", "f1", "accuracy", "n", "has_ans", "no_ans"}
     assert at_best["f1"] == pytest.approx(best.scores.overall.f1) and at_best["f1"] >= result["f1"]
     assert json.loads((model / "eval_results.json").read_text()) == {"dev-v2.json": result}
+    card = (model / "README.md").read_text()
+    assert f"beats its best span's score by more than `qa_null_threshold` = {threshold:.3f}" in card
+    every = result.get("best_spans", result["has_ans"])["f1"]
+    caught = f"{100 * result['no_ans']['accuracy']:.1f}%"
+    assert f"| `dev-v2.json` | {caught} | {result['has_ans']['f1']:.1f} | {every:.1f} |" in card
+    last = result["trade_off"][-1]
+    assert (
+        f"| {last['threshold']:.3f} | {100 * last['no_ans_accuracy']:.1f}% | {last['has_ans_f1']:.1f} |"
+        in card
+    )
 
 
 def test_evaluate_prints_the_v2_parts_and_says_the_best_threshold_flatters_its_file(
@@ -282,6 +302,20 @@ def test_evaluate_on_a_v1_file_prints_as_before_2_0(tiny_bert_dir, squad, tmp_pa
 
     assert len(lines) == 2
     assert set(json.loads(lines[-1])) == V1_KEYS
+
+
+def test_evaluate_says_what_abstaining_cost_the_answerable_questions_of_a_v1_file(
+    tiny_bert_dir, squad, tmp_path, capsys
+):
+    answering = _evaluate(capsys, "--data", squad, "--checkpoint", tiny_bert_dir)
+    model = _with_null_threshold(tiny_bert_dir, tmp_path, -1000.0)  # judges every question unanswerable
+    assert evaluate.main(["--data", str(squad), "--checkpoint", str(model)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+
+    result = json.loads(lines[-1])
+    assert result["f1"] == 0.0  # every answer "", counted wrong on a file whose questions all have one
+    assert result["best_spans"] == {k: answering[k] for k in ("exact_match", "f1", "accuracy", "n")}
+    assert lines[1].startswith("  with an answer, had every question been answered: ")
 
 
 def test_predict_writes_empty_answers_for_unanswerable_questions_but_best_spans_to_the_csv(

@@ -17,6 +17,7 @@ from qa_core.metrics import (
     score,
     score_v2,
     trade_off,
+    trade_off_rows,
 )
 
 ENGLISH_CONTEXT = "The Eiffel Tower is in Paris, France."
@@ -345,3 +346,18 @@ def test_trade_off_at_given_thresholds_in_increasing_order():
 def test_trade_off_needs_both_kinds_of_question():
     with pytest.raises(ValueError, match="0 of 1 are unanswerable"):
         trade_off({"h1": "Paris"}, {"h1": 0.0}, [example("h1", "Paris")])
+
+
+def test_trade_off_rows_keep_for_each_share_caught_the_threshold_that_answers_most():
+    curve = [
+        TradeOffPoint(-3.0, has_ans_f1=10.0, no_ans_accuracy=1.0),
+        TradeOffPoint(-2.0, has_ans_f1=40.0, no_ans_accuracy=0.9),
+        TradeOffPoint(-1.0, has_ans_f1=60.0, no_ans_accuracy=0.75),
+        TradeOffPoint(0.0, has_ans_f1=70.0, no_ans_accuracy=0.4),
+        TradeOffPoint(1.0, has_ans_f1=80.0, no_ans_accuracy=0.0),
+    ]
+
+    rows = trade_off_rows(curve, levels=(0.5, 0.7, 0.8, 0.9, 0.95))
+
+    # 0.5 and 0.7 are both first reached at -1.0, 0.8 and 0.9 at -2.0; the last row answers everything
+    assert rows == [curve[0], curve[1], curve[2], curve[4]]

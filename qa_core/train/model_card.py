@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from ..engine import NULL_THRESHOLD_KEY
 from .config import COMMAND
 from .curve import FILE_NAME as CURVE_FILE
 
@@ -98,6 +99,7 @@ def render(folder: Path, name: str | None = None) -> None:
     runs = _read_json(folder / "training_runs.json", [])
     evaluations = _read_json(folder / "eval_results.json", {})
     curve = [json.loads(line) for line in _lines(folder / CURVE_FILE)]
+    threshold = _read_json(folder / "config.json", {}).get(NULL_THRESHOLD_KEY)
     notes = (folder / NOTES).read_text().strip() if (folder / NOTES).is_file() else ""
     text = "\n".join(
         [
@@ -119,6 +121,7 @@ def render(folder: Path, name: str | None = None) -> None:
                 for file, r in evaluations.items()
             ],
             "",
+            *_no_answer_lines(threshold, evaluations),
             "## Learning curve (EM/F1 on the first questions of the evaluation file during training)",
             "| step | windows seen | loss | EM | F1 |",
             "|---|---|---|---|---|",
@@ -136,6 +139,53 @@ def render(folder: Path, name: str | None = None) -> None:
         ]
     )
     (folder / "README.md").write_text(text)
+
+
+def _no_answer_lines(threshold: float | None, evaluations: dict[str, dict]) -> list[str]:
+    """How the checkpoint says "not in the paragraph", what that costs answerable questions, and the trade-off.
+
+    Nothing for a checkpoint that always answers and was never measured on unanswerable questions.
+    """
+    measured = {file: r for file, r in evaluations.items() if "best_spans" in r or "no_ans" in r}
+    if threshold is None and not measured:
+        return []
+    rule = (
+        "It always answers with its best span (no `qa_null_threshold` in config.json)."
+        if threshold is None
+        else f'It answers "not in the paragraph" when a question\'s null score (first token, start + end, '
+        f"lowest over windows) beats its best span's score by more than `{NULL_THRESHOLD_KEY}` = "
+        f"{threshold:.3f} (config.json)."
+    )
+    lines = ["## Questions without an answer", rule, ""]
+    if measured:
+        lines += [
+            "| file | unanswerable questions caught | answerable F1 | answerable F1 had every question been answered |",
+            "|---|---|---|---|",
+            *[_no_answer_row(file, r) for file, r in measured.items()],
+            "",
+        ]
+    for file, r in evaluations.items():
+        if r.get("trade_off"):
+            lines += [
+                f"Trade-off of the threshold on `{file}` (answerable F1 against unanswerable questions caught):",
+                "",
+                "| null threshold | unanswerable questions caught | answerable F1 |",
+                "|---|---|---|",
+                *[
+                    f"| {p['threshold']:.3f} | {100 * p['no_ans_accuracy']:.1f}% | {p['has_ans_f1']:.1f} |"
+                    for p in r["trade_off"]
+                ],
+                "",
+            ]
+    return lines
+
+
+def _no_answer_row(file: str, result: dict) -> str:
+    """One file's cost of abstaining: a v1.1 file's questions all have an answer, so its overall F1 is theirs."""
+    caught = f"{100 * result['no_ans']['accuracy']:.1f}%" if result.get("no_ans") else "(none in the file)"
+    answerable = (result.get("has_ans") or result)["f1"]
+    every = result.get("best_spans", {}).get("f1", answerable)
+    return f"| `{file}` | {caught} | {answerable:.1f} | {every:.1f} |"
 
 
 def _made_from(config: dict, runs: list[dict]) -> list[str]:

@@ -1,0 +1,39 @@
+"""The model folders committed with the project: standard, small enough, and the null-trained candidate abstains.
+
+These load the real weights (a few seconds each), so a broken or oversized commit of a model folder fails here
+rather than on a user's machine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+from qa_core import checkpoints
+from qa_core.engine import QAEngine
+from qa_core.files import REPO_ROOT
+
+CANDIDATE = REPO_ROOT / "checkpoints" / "e5-small-zh-en-qa-null"
+COMMITTED = [REPO_ROOT / "checkpoints" / name for name in checkpoints.SHIPPED] + [CANDIDATE]
+BAKERY = "阿明麵包店位於台北市大安區，每天早上七點開門，晚上十點打烊。店裡最受歡迎的是紅豆麵包和菠蘿麵包，週末常常大排長龍。"
+
+
+@pytest.mark.parametrize("folder", COMMITTED, ids=lambda p: p.name)
+def test_committed_model_is_a_plain_hugging_face_folder_under_100_mb(folder: Path) -> None:
+    size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+    assert size <= 100 * 1024 * 1024, f"{folder.name} is {size / 1e6:.0f} MB"
+    model = AutoModelForQuestionAnswering.from_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    assert model.config.num_labels == 2 and tokenizer("問題", "段落")["input_ids"]
+    assert (folder / "README.md").read_text().startswith(f"# {folder.name}\n")
+
+
+def test_null_trained_candidate_says_not_in_the_paragraph_and_still_answers() -> None:
+    engine = QAEngine.load(CANDIDATE)
+    assert engine.null_threshold == pytest.approx(-3.885, abs=1e-3)
+    missing = engine.answer("阿明麵包店的電話號碼是多少？", BAKERY)
+    assert missing.no_answer and missing.null_margin > engine.null_threshold
+    present = engine.answer("阿明麵包店幾點打烊？", BAKERY)
+    assert not present.no_answer and present.text == "十點"

@@ -15,15 +15,16 @@ from qa_core import checkpoints
 from qa_core.engine import QAEngine
 from qa_core.files import REPO_ROOT
 
-CANDIDATE = REPO_ROOT / "checkpoints" / "e5-small-zh-en-qa-null"
-COMMITTED = [REPO_ROOT / "checkpoints" / name for name in checkpoints.SHIPPED] + [CANDIDATE]
+FOLDERS = REPO_ROOT / "checkpoints"
+CANDIDATE = FOLDERS / "e5-small-zh-en-qa-null"
+COMMITTED = [FOLDERS / name for name in checkpoints.SHIPPED] + [CANDIDATE]
 BAKERY = "阿明麵包店位於台北市大安區，每天早上七點開門，晚上十點打烊。店裡最受歡迎的是紅豆麵包和菠蘿麵包，週末常常大排長龍。"
 
 
 @pytest.mark.parametrize("folder", COMMITTED, ids=lambda p: p.name)
 def test_committed_model_is_a_plain_hugging_face_folder_under_100_mb(folder: Path) -> None:
     size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
-    assert size <= 100 * 1024 * 1024, f"{folder.name} is {size / 1e6:.0f} MB"
+    assert size <= 100e6, f"{folder.name} is {size / 1e6:.0f} MB"
     model = AutoModelForQuestionAnswering.from_pretrained(folder)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     assert model.config.num_labels == 2 and tokenizer("問題", "段落")["input_ids"]

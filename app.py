@@ -1161,14 +1161,15 @@ EXPERIMENTS = shipped_experiments()
 
 with gr.Blocks(title=shown("page.title")) as demo:
     with gr.Row():
-        gr.Markdown(shown("page.intro"))
+        with gr.Column(scale=1, min_width=NARROW_MIN_WIDTH):  # on a phone the language picker goes below
+            gr.Markdown(shown("page.intro"), elem_id="intro")
         language_picker = gr.Radio(
             [(name, code) for code, name in LANGUAGES.items()],
             value=DEFAULT_LANGUAGE,
             show_label=False,
             container=False,
             scale=0,
-            min_width=200,
+            min_width=240,  # both languages on one line
             elem_id="language",
         )
     language = gr.State(DEFAULT_LANGUAGE)

@@ -27,7 +27,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from .data import DataError, Example, misplaced_answers
@@ -94,6 +94,14 @@ def evaluate_answers(examples: Sequence[Example], answers: Sequence[Answer]) -> 
     both_kinds = v2.has_ans is not None and v2.no_ans is not None  # a trade-off weighs one against the other
     rows = tuple(trade_off_rows(trade_off(*search))) if both_kinds else ()
     return Evaluation(v2.overall, v2, best_threshold(*search), best_spans, rows)
+
+
+def decided_at(answers: Sequence[Answer], threshold: float) -> list[Answer]:
+    """The answers as the engine gives them once ``threshold`` is the checkpoint's: what a tuned one records.
+
+    The same rule as ``NullDecision.no_answer``: abstain above the threshold, or when no span was valid.
+    """
+    return [replace(a, no_answer=a.null_margin is None or a.null_margin > threshold) for a in answers]
 
 
 def _best_span_scores(examples: Sequence[Example], answers: Sequence[Answer]) -> Scores | None:
@@ -206,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         answers = answer_all(run.engine, run.examples, run.settings)
         seconds = time.perf_counter() - started
         evaluation = evaluate_answers(run.examples, answers)
+        if args.set_null_threshold and evaluation.best is not None:  # recorded as the checkpoint will answer
+            evaluation = evaluate_answers(run.examples, decided_at(answers, evaluation.best.threshold))
     except (DataError, FileNotFoundError, ValueError) as error:
         parser.exit(2, f"error: {error}\n")
     overall = evaluation.overall

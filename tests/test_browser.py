@@ -172,6 +172,18 @@ def test_a_phone_wide_page_keeps_every_plot_title_on_its_plot(phone, tmp_path):
     assert stride["y"] >= length["y"] + length["height"] - 1, "the two sliders stack on a phone"
 
 
+def test_a_phone_wide_page_puts_the_language_picker_under_the_introduction(phone):
+    """The introduction keeps the page's width, and every tab is one tap away in the tab bar's menu."""
+    intro, picker = phone.locator("#intro").bounding_box(), phone.locator("#language").bounding_box()
+    assert intro["width"] >= 0.7 * PHONE["width"], "the introduction is not squeezed beside the picker"
+    assert picker["y"] >= intro["y"] + intro["height"] - 1
+    choices = [phone.get_by_label(name).bounding_box() for name in ("English", "繁體中文")]
+    assert abs(choices[0]["y"] - choices[1]["y"]) < 4, "both languages on one line"
+    phone.locator("button.overflow-menu-button, .overflow-menu button").first.click()
+    phone.get_by_role("button", name="Lessons").click()
+    phone.locator("#lessons-button").wait_for()  # visible: the Lessons tab is open
+
+
 def test_why_this_span_explains_the_answer_and_a_picked_nbest_row(page):
     ask(page, EXAMPLE)
     why_tab, span = page.get_by_role("tab", name="Why this span"), page.locator("#why-span input")

@@ -441,7 +441,11 @@ def test_a_null_trained_model_keeps_the_threshold_tuned_for_it(tiny_bert_dir, da
     saved = json.loads((Path(config.out) / "config.json").read_text())["qa_null_threshold"]
     assert saved == tuned["best_f1_threshold"]
     assert QAEngine.load(config.out).null_threshold == saved
+    # what it prints and records is what the checkpoint now does: scored at the threshold it stored
+    assert tuned["f1"] == pytest.approx(tuned["at_best_f1_threshold"]["f1"])
+    recorded = json.loads((Path(config.out) / "eval_results.json").read_text())["tune-v2.json"]
+    assert recorded["f1"] == tuned["f1"] and recorded["no_ans"] == tuned["at_best_f1_threshold"]["no_ans"]
     assert evaluate.main(argv) == 0  # measured again, now with the engine deciding by that threshold
     again = json.loads(capsys.readouterr().out.splitlines()[-1])
-    assert again["f1"] == pytest.approx(tuned["at_best_f1_threshold"]["f1"])
+    assert again["f1"] == pytest.approx(tuned["f1"]) and again["no_ans"] == recorded["no_ans"]
     assert "qa_null_threshold" not in json.loads((tiny_bert_dir / "config.json").read_text())

@@ -39,6 +39,7 @@ from .metrics import (
     ScoresV2,
     TradeOffPoint,
     best_threshold,
+    catching,
     score,
     score_v2,
     trade_off,
@@ -102,6 +103,26 @@ def decided_at(answers: Sequence[Answer], threshold: float) -> list[Answer]:
     The same rule as ``NullDecision.no_answer``: abstain above the threshold, or when no span was valid.
     """
     return [replace(a, no_answer=a.null_margin is None or a.null_margin > threshold) for a in answers]
+
+
+def tuned_threshold(
+    examples: Sequence[Example], answers: Sequence[Answer], best: BestThreshold, no_answer_rate: float | None
+) -> float:
+    """The threshold a checkpoint stores: this file's best for F1, or the highest that catches a share of
+    its unanswerable questions.
+
+    The share is for a tuning file whose answerable questions the model was trained on: their spans are
+    surer than on new text, so the best-F1 point is too eager to abstain there, while the share of
+    negatives a threshold catches carries over to new text much as it is.
+    """
+    if no_answer_rate is None:
+        return best.threshold
+    curve = trade_off(
+        predictions_by_id(examples, answers, abstain=False), _margins(examples, answers), examples
+    )
+    point = catching(curve, no_answer_rate)
+    assert point is not None, "the curve starts with every question answered with nothing"
+    return point.threshold
 
 
 def _best_span_scores(examples: Sequence[Example], answers: Sequence[Answer]) -> Scores | None:
@@ -174,20 +195,31 @@ def _summary(scores: Scores) -> str:
     )
 
 
-def _store(args: argparse.Namespace, source: str, evaluation: Evaluation, result: dict) -> str | None:
+def _store(args: argparse.Namespace, source: str, threshold: float | None, result: dict) -> str | None:
     """Record the result in the checkpoint (and its tuned null threshold); what stops it, if anything."""
     if not Path(source).is_dir():
         return f"--record needs a local checkpoint folder, not {source!r}"
     if args.set_null_threshold:
-        if evaluation.best is None:
+        if threshold is None:
             return f"{args.data} has no unanswerable questions to tune a null threshold on"
-        set_null_threshold(Path(source), evaluation.best.threshold)
-        print(f"set qa_null_threshold {evaluation.best.threshold:.4g} in {Path(source) / 'config.json'}")
+        set_null_threshold(Path(source), threshold)
+        print(f"set qa_null_threshold {threshold:.4g} in {Path(source) / 'config.json'}")
     record(Path(source), args.data, args.limit, result)
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
+def _share(text: str) -> float:
+    """A command-line share: a number above 0 and at most 1."""
+    try:
+        share = float(text)
+    except ValueError:
+        share = math.nan
+    if not 0 < share <= 1:
+        raise argparse.ArgumentTypeError(f"a share above 0 and at most 1, such as 0.85, not {text!r}")
+    return share
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m qa_core.evaluate",
         description=__doc__,
@@ -206,16 +238,32 @@ def main(argv: list[str] | None = None) -> int:
         "so that the engine answers 'not in the paragraph' with it; implies --record. Tune it on a file "
         "with unanswerable questions that you do not report scores on.",
     )
+    parser.add_argument(
+        "--no-answer-rate",
+        type=_share,
+        metavar="SHARE",
+        help="With --set-null-threshold: store the highest threshold that judges at least this share (0-1] of "
+        "the file's unanswerable questions unanswerable, instead of the best-F1 one. Use it when the model "
+        "was trained on the file's answerable questions, whose spans are surer than on new text.",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
+    if args.no_answer_rate is not None and not args.set_null_threshold:
+        parser.error("--no-answer-rate chooses the threshold that --set-null-threshold stores: give both")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         run = load_from_args(args)
         started = time.perf_counter()
         answers = answer_all(run.engine, run.examples, run.settings)
         seconds = time.perf_counter() - started
-        evaluation = evaluate_answers(run.examples, answers)
+        evaluation, threshold = evaluate_answers(run.examples, answers), None
         if args.set_null_threshold and evaluation.best is not None:  # recorded as the checkpoint will answer
-            evaluation = evaluate_answers(run.examples, decided_at(answers, evaluation.best.threshold))
+            threshold = tuned_threshold(run.examples, answers, evaluation.best, args.no_answer_rate)
+            evaluation = evaluate_answers(run.examples, decided_at(answers, threshold))
     except (DataError, FileNotFoundError, ValueError) as error:
         parser.exit(2, f"error: {error}\n")
     overall = evaluation.overall
@@ -230,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     for line in _null_lines(evaluation):
         print(line)
     stored = args.record or args.set_null_threshold
-    if stored and (problem := _store(args, run.engine.source, evaluation, result)):
+    if stored and (problem := _store(args, run.engine.source, threshold, result)):
         parser.exit(2, f"error: {problem}\n")
     print(json.dumps(result))
     return 0

@@ -355,11 +355,14 @@ def trade_off_rows(
     that still catches at least that share of the unanswerable questions (so it costs the answerable ones
     least), then the point that answers every question; in increasing threshold, each point once.
     """
-    reached = [
-        max((p for p in points if p.no_ans_accuracy >= level), key=lambda p: p.threshold, default=None)
-        for level in levels
-    ]
+    reached = [catching(points, level) for level in levels]
     return sorted({p for p in [*reached, points[-1]] if p is not None}, key=lambda p: p.threshold)
+
+
+def catching(points: Sequence[TradeOffPoint], share: float) -> TradeOffPoint | None:
+    """The highest threshold of the curve that still answers "" to at least ``share`` of the unanswerable
+    questions: the one that costs the answerable questions least (None if no point catches that many)."""
+    return max((p for p in points if p.no_ans_accuracy >= share), key=lambda p: p.threshold, default=None)
 
 
 def _choices(

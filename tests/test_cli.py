@@ -295,6 +295,48 @@ def test_evaluate_prints_the_v2_parts_and_says_the_best_threshold_flatters_its_f
     assert len(lines) == 5
 
 
+@pytest.mark.parametrize("share", [0.5, 1.0])
+def test_evaluate_can_store_the_threshold_that_catches_a_share_of_the_unanswerable_questions(
+    tiny_bert_dir, squad2, tmp_path, capsys, share
+):
+    model = _with_null_threshold(tiny_bert_dir, tmp_path, 1000.0)
+    argv = ["--data", squad2, "--checkpoint", model, "--set-null-threshold", "--no-answer-rate", share]
+
+    result = _evaluate(capsys, *argv)
+
+    examples = load_examples(squad2)
+    answers = QAEngine.load(tiny_bert_dir).answer_many(
+        [(e.question, e.context) for e in examples], AnswerSettings()
+    )
+    margins = {e.id: a.null_margin for e, a in zip(examples, answers, strict=True)}
+    curve = trade_off({e.id: a.text for e, a in zip(examples, answers, strict=True)}, margins, examples)
+    expected = max(p.threshold for p in curve if p.no_ans_accuracy >= share)
+    assert json.loads((model / "config.json").read_text())["qa_null_threshold"] == expected
+    assert result["no_ans"]["accuracy"] >= share  # recorded as the checkpoint now answers
+    assert sum(margins[f"no-{i}"] > expected for i in range(2)) == 2 * share
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ["--no-answer-rate", "0.85"],
+            "--no-answer-rate chooses the threshold that --set-null-threshold stores",
+        ),
+        (
+            ["--set-null-threshold", "--no-answer-rate", "1.5"],
+            "a share above 0 and at most 1, such as 0.85, not '1.5'",
+        ),
+        (["--set-null-threshold", "--no-answer-rate", "most"], "not 'most'"),
+    ],
+)
+def test_evaluate_refuses_a_share_it_cannot_use(tiny_bert_dir, squad2, capsys, extra, message):
+    with pytest.raises(SystemExit) as exit_:
+        evaluate.main(["--data", str(squad2), "--checkpoint", str(tiny_bert_dir), *extra])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert "qa_null_threshold" not in json.loads((tiny_bert_dir / "config.json").read_text())
+
+
 def test_evaluate_on_a_v1_file_prints_as_before_2_0(tiny_bert_dir, squad, tmp_path, capsys):
     model = _with_null_threshold(tiny_bert_dir, tmp_path, 1000.0)
     assert evaluate.main(["--data", str(squad), "--checkpoint", str(model)]) == 0

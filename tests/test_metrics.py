@@ -11,6 +11,7 @@ from qa_core.metrics import (
     Scores,
     TradeOffPoint,
     best_threshold,
+    catching,
     exact_match,
     f1,
     is_chinese,
@@ -361,3 +362,5 @@ def test_trade_off_rows_keep_for_each_share_caught_the_threshold_that_answers_mo
 
     # 0.5 and 0.7 are both first reached at -1.0, 0.8 and 0.9 at -2.0; the last row answers everything
     assert rows == [curve[0], curve[1], curve[2], curve[4]]
+    assert catching(curve, 0.85) == curve[1] and catching(curve, 0.75) == curve[2]
+    assert catching(curve[1:], 0.95) is None

@@ -12,7 +12,8 @@ own decision ("" for a question it judged unanswerable): the JSON adds has_ans a
 the questions with and without an answer, with their counts n) and, when the checkpoint gives null
 margins, best_f1_threshold: the null threshold that maximises F1 on this file, with every score at it
 (at_best_f1_threshold). Tuned on this file, that threshold is optimistic on this same file: tune it on
-one file and measure with it on another.
+one file and measure with it on another. ``--set-null-threshold`` stores it in the checkpoint, or with
+``--no-answer-rate SHARE`` the highest threshold that catches that share of the file's unanswerable questions.
 
 When the checkpoint judged some questions unanswerable, the JSON also gives best_spans: the answerable
 questions' scores had every question been answered with its best span. The gap between it and the

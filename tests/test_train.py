@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import shlex
+import shutil
 import threading
 from dataclasses import asdict, replace
 from functools import cache
@@ -426,6 +427,23 @@ def test_a_squad_2_evaluation_file_is_measured_by_its_own_rules(tiny_bert_dir, d
     result = run(config)
     assert result.final_eval is not None and result.final_eval.n == 2
     assert _curve(Path(config.out))[-1]["n"] == 2
+
+
+def test_a_base_s_null_threshold_is_not_carried_into_the_new_weights(
+    tiny_bert_dir, data, tmp_path, caplog
+) -> None:
+    base = Path(shutil.copytree(tiny_bert_dir, tmp_path / "null-base"))
+    config = json.loads((base / "config.json").read_text())
+    (base / "config.json").write_text(json.dumps({**config, "qa_null_threshold": -1000.0}))  # abstains always
+    assert QAEngine.load(base).null_threshold == -1000.0
+
+    with caplog.at_level(logging.INFO):
+        run(_config(base, data, tmp_path, max_steps=2))
+
+    assert "qa_null_threshold" not in json.loads((tmp_path / "model" / "config.json").read_text())
+    assert QAEngine.load(tmp_path / "model").null_threshold is None  # answers every question until tuned
+    assert json.loads((base / "config.json").read_text())["qa_null_threshold"] == -1000.0
+    assert "the base's qa_null_threshold is not carried over" in caplog.text
 
 
 def test_a_null_trained_model_keeps_the_threshold_tuned_for_it(tiny_bert_dir, data, tmp_path, capsys) -> None:

@@ -30,6 +30,7 @@ from transformers import (
 
 from ..base_models.build import resolve_base
 from ..data import Example, load_examples
+from ..engine import NULL_THRESHOLD_KEY
 from ..files import write_folder_atomically
 from ..metrics import Scores
 from ..settings import Init
@@ -89,10 +90,28 @@ def run(
 def load_model(base: str, init: Init) -> torch.nn.Module:
     """The base with its pre-trained weights, or the same architecture freshly initialised (seeded by the caller)."""
     if init == "random":
-        return AutoModelForQuestionAnswering.from_config(
+        model = AutoModelForQuestionAnswering.from_config(
             AutoConfig.from_pretrained(base), dtype=torch.float32
         )
-    return AutoModelForQuestionAnswering.from_pretrained(base, use_safetensors=True, dtype=torch.float32)
+    else:
+        model = AutoModelForQuestionAnswering.from_pretrained(base, use_safetensors=True, dtype=torch.float32)
+    return _without_null_threshold(model)
+
+
+def _without_null_threshold(model: torch.nn.Module) -> torch.nn.Module:
+    """Drop a base's tuned null threshold: it fits the base's weights, not the ones this run makes.
+
+    Kept, it would decide "no answer" in the run's measurements and in the saved model with a margin
+    that no longer means the same; the new model answers every question until its own is tuned.
+    """
+    if hasattr(model.config, NULL_THRESHOLD_KEY):
+        delattr(model.config, NULL_THRESHOLD_KEY)
+        log.info(
+            "the base's %s is not carried over: tune one for the new weights with "
+            "python -m qa_core.evaluate --set-null-threshold",
+            NULL_THRESHOLD_KEY,
+        )
+    return model
 
 
 def work_folder(config: TrainConfig) -> Path:

@@ -18,6 +18,10 @@ from qa_core.files import REPO_ROOT
 FOLDERS = REPO_ROOT / "checkpoints"
 CANDIDATE = FOLDERS / "e5-small-zh-en-qa-null"
 COMMITTED = [FOLDERS / name for name in checkpoints.SHIPPED] + [CANDIDATE]
+LIGHTHOUSE = (
+    "The Hook Head lighthouse stands at the tip of the Hook peninsula in County Wexford. It is one of the oldest "
+    "operating lighthouses in the world; the tower is 36 metres tall and has walls up to 4 metres thick."
+)
 BAKERY = "阿明麵包店位於台北市大安區，每天早上七點開門，晚上十點打烊。店裡最受歡迎的是紅豆麵包和菠蘿麵包，週末常常大排長龍。"
 
 
@@ -33,8 +37,11 @@ def test_committed_model_is_a_plain_hugging_face_folder_under_100_mb(folder: Pat
 
 def test_null_trained_candidate_says_not_in_the_paragraph_and_still_answers() -> None:
     engine = QAEngine.load(CANDIDATE)
-    assert engine.null_threshold == pytest.approx(-3.885, abs=1e-3)
+    assert engine.null_threshold == pytest.approx(-1.301, abs=1e-3)
     missing = engine.answer("阿明麵包店的電話號碼是多少？", BAKERY)
     assert missing.no_answer and missing.null_margin > engine.null_threshold
     present = engine.answer("阿明麵包店幾點打烊？", BAKERY)
     assert not present.no_answer and present.text == "十點"
+    assert engine.answer("What colour is the lighthouse painted?", LIGHTHOUSE).no_answer
+    tall = engine.answer("How tall is the tower?", LIGHTHOUSE)
+    assert not tall.no_answer and tall.text.startswith("36 metres")

@@ -47,7 +47,7 @@ from .metrics import (
     trade_off_rows,
 )
 from .predict import add_model_arguments, answer_all, load_from_args, predictions_by_id
-from .records import Answer
+from .records import Answer, judged_unanswerable
 from .train import model_card
 
 
@@ -92,18 +92,15 @@ def evaluate_answers(examples: Sequence[Example], answers: Sequence[Answer]) -> 
     v2 = score_v2(predictions, examples)
     if all(answer.null_margin is None for answer in answers):
         return Evaluation(v2.overall, v2, best_spans=best_spans)
-    search = (predictions_by_id(examples, answers, abstain=False), _margins(examples, answers), examples)
+    search = _search(examples, answers)
     both_kinds = v2.has_ans is not None and v2.no_ans is not None  # a trade-off weighs one against the other
     rows = tuple(trade_off_rows(trade_off(*search))) if both_kinds else ()
     return Evaluation(v2.overall, v2, best_threshold(*search), best_spans, rows)
 
 
 def decided_at(answers: Sequence[Answer], threshold: float) -> list[Answer]:
-    """The answers as the engine gives them once ``threshold`` is the checkpoint's: what a tuned one records.
-
-    The same rule as ``NullDecision.no_answer``: abstain above the threshold, or when no span was valid.
-    """
-    return [replace(a, no_answer=a.null_margin is None or a.null_margin > threshold) for a in answers]
+    """The answers as the engine gives them once ``threshold`` is the checkpoint's: what a tuned one records."""
+    return [replace(a, no_answer=judged_unanswerable(a.null_margin, threshold)) for a in answers]
 
 
 def tuned_threshold(
@@ -118,12 +115,16 @@ def tuned_threshold(
     """
     if no_answer_rate is None:
         return best.threshold
-    curve = trade_off(
-        predictions_by_id(examples, answers, abstain=False), _margins(examples, answers), examples
-    )
-    point = catching(curve, no_answer_rate)
+    point = catching(trade_off(*_search(examples, answers)), no_answer_rate)
     assert point is not None, "the curve starts with every question answered with nothing"
     return point.threshold
+
+
+def _search(
+    examples: Sequence[Example], answers: Sequence[Answer]
+) -> tuple[dict[str, str], dict[str, float], Sequence[Example]]:
+    """What a threshold search walks: each question's best span and null margin, and the questions."""
+    return predictions_by_id(examples, answers, abstain=False), _margins(examples, answers), examples
 
 
 def _best_span_scores(examples: Sequence[Example], answers: Sequence[Answer]) -> Scores | None:

@@ -147,9 +147,13 @@ class NullDecision:
 
     @property
     def no_answer(self) -> bool:
-        if self.threshold is None:
-            return False
-        return self.span_score is None or self.null_score - self.span_score > self.threshold
+        return judged_unanswerable(self.margin, self.threshold)
+
+
+def judged_unanswerable(margin: float | None, threshold: float | None) -> bool:
+    """The null rule: no threshold decides nothing; otherwise a margin above it, or no valid span at all
+    (``margin`` None), means "not in the paragraph". One place, for the engine and for a re-decided file."""
+    return threshold is not None and (margin is None or margin > threshold)
 
 
 @dataclass(frozen=True)

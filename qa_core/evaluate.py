@@ -55,8 +55,7 @@ def record(checkpoint: Path, data_file: str, limit: int, result: dict) -> None:
     """Add this measurement to the checkpoint's eval_results.json and re-render its README."""
     path = checkpoint / "eval_results.json"
     results = json.loads(path.read_text()) if path.exists() else {}
-    key = Path(data_file).name + (f" (first {limit})" if limit else "")
-    results[key] = result
+    results[model_card.evaluation_key(data_file, limit)] = result
     write_text_atomically(path, json.dumps(results, indent=2) + "\n")  # earlier measurements are never lost
     model_card.render(checkpoint)
 

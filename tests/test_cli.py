@@ -158,7 +158,7 @@ def test_evaluate_record_writes_results_and_the_model_card(tiny_bert_dir, squad,
     assert recorded == {"dev.json (first 2)": first, "dev.json": second}
     card = (model / "README.md").read_text()
     assert card.startswith("# my-model\n")
-    assert "| `dev.json (first 2)` | 2 | 100.0 | 100.0 | 1.000 |" in card
+    assert "| `dev.json` (first 2) | 2 | 100.0 | 100.0 | 1.000 |" in card
     assert f"| `dev.json` | {len(_examples())} |" in card
 
 

@@ -26,6 +26,7 @@ DATA_LICENCES = {
     "hw7": "ML course HW7 files, derived from DRCD (CC BY-SA 3.0)",
 }
 NOTES = "model_card_notes.md"  # hand-written observations, kept across re-renders
+LIMITED = " (first {})"  # how eval_results.json names a measurement on a file's first questions only
 BASE_LICENCES = {
     "e5": "intfloat/multilingual-e5-small (MIT)",
     "minilm": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0)",
@@ -117,7 +118,7 @@ def render(folder: Path, name: str | None = None) -> None:
             "| file | questions | EM | F1 | strict accuracy | seconds |",
             "|---|---|---|---|---|---|",
             *[
-                f"| `{file}` | {r['n']} | {r['exact_match']:.1f} | {r['f1']:.1f} | {r['accuracy']:.3f} | {r['seconds']:.0f} |"
+                f"| {_file_cell(file)} | {r['n']} | {r['exact_match']:.1f} | {r['f1']:.1f} | {r['accuracy']:.3f} | {r['seconds']:.0f} |"
                 for file, r in evaluations.items()
             ],
             "",
@@ -167,7 +168,7 @@ def _no_answer_lines(threshold: float | None, evaluations: dict[str, dict]) -> l
     for file, r in evaluations.items():
         if r.get("trade_off"):
             lines += [
-                f"Trade-off of the threshold on `{file}` (answerable F1 against unanswerable questions caught):",
+                f"Trade-off of the threshold on {_file_cell(file)} (answerable F1 against unanswerable questions caught):",
                 "",
                 "| null threshold | unanswerable questions caught | answerable F1 |",
                 "|---|---|---|",
@@ -185,7 +186,18 @@ def _no_answer_row(file: str, result: dict) -> str:
     caught = f"{100 * result['no_ans']['accuracy']:.1f}%" if result.get("no_ans") else "(none in the file)"
     answerable = (result.get("has_ans") or result)["f1"]
     every = result.get("best_spans", {}).get("f1", answerable)
-    return f"| `{file}` | {caught} | {answerable:.1f} | {every:.1f} |"
+    return f"| {_file_cell(file)} | {caught} | {answerable:.1f} | {every:.1f} |"
+
+
+def evaluation_key(data_file: str, limit: int) -> str:
+    """The name a measurement has in eval_results.json: the file's name, and how many questions if not all."""
+    return Path(data_file).name + (LIMITED.format(limit) if limit else "")
+
+
+def _file_cell(key: str) -> str:
+    """The file's name as code and the limit as words: "`dev.json` (first 2000)"."""
+    name, limited, rest = key.partition(LIMITED.split("{")[0])
+    return f"`{name}`" + (limited + rest if limited else "")
 
 
 def _made_from(config: dict, runs: list[dict]) -> list[str]:

@@ -26,7 +26,7 @@ DATA_LICENCES = {
     "hw7": "ML course HW7 files, derived from DRCD (CC BY-SA 3.0)",
 }
 NOTES = "model_card_notes.md"  # hand-written observations, kept across re-renders
-LIMITED = " (first {})"  # how eval_results.json names a measurement on a file's first questions only
+LIMITED_MARK = " (first "  # how eval_results.json names a measurement on a file's first questions only
 BASE_LICENCES = {
     "e5": "intfloat/multilingual-e5-small (MIT)",
     "minilm": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0)",
@@ -191,12 +191,12 @@ def _no_answer_row(file: str, result: dict) -> str:
 
 def evaluation_key(data_file: str, limit: int) -> str:
     """The name a measurement has in eval_results.json: the file's name, and how many questions if not all."""
-    return Path(data_file).name + (LIMITED.format(limit) if limit else "")
+    return Path(data_file).name + (f"{LIMITED_MARK}{limit})" if limit else "")
 
 
 def _file_cell(key: str) -> str:
     """The file's name as code and the limit as words: "`dev.json` (first 2000)"."""
-    name, limited, rest = key.partition(LIMITED.split("{")[0])
+    name, limited, rest = key.partition(LIMITED_MARK)
     return f"`{name}`" + (limited + rest if limited else "")
 
 

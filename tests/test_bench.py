@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from qa_core.bench import run as bench
-from qa_core.data import Example, GoldAnswer, write_squad
-from qa_core.engine import QAEngine
+from qa_core.answering.engine import QAEngine
+from qa_core.data.squad import Example, GoldAnswer, write_squad
 from qa_core.settings import AnswerSettings
+from qa_core.tooling.bench import run as bench
 
 DRCD = [
     ("台北是臺灣的首都，位於島嶼北部。", "臺灣的首都是什麼？", "台北"),
@@ -150,7 +150,7 @@ def test_the_pipeline_worker_is_started_as_an_isolated_script_and_answers_on_its
 
 
 def test_the_lecture_benchmark_times_every_lecture_view_on_the_apps_examples(tiny_bert_dir, capsys) -> None:
-    from qa_core.bench import lecture as lecture_bench
+    from qa_core.tooling.bench import lecture as lecture_bench
 
     assert lecture_bench.main(["--checkpoint", str(tiny_bert_dir), "--runs", "1", "--threads", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from qa_core.figures import NBEST_COLUMNS, TOKEN_COLUMNS
+from qa_core.explaining.trace_figures import NBEST_COLUMNS, TOKEN_COLUMNS
 from qa_core.files import REPO_ROOT
 from tools.app_process import CHROMIUM, CHROMIUM_ARGS
 

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from qa_core import checkpoints, evaluate, predict
-from qa_core.data import Example, GoldAnswer, load_examples, write_squad
-from qa_core.engine import QAEngine
-from qa_core.metrics import best_threshold, score, trade_off, trade_off_rows
+from qa_core.answering.engine import QAEngine
+from qa_core.data import evaluate, predict
+from qa_core.data.metrics import best_threshold, score, trade_off, trade_off_rows
+from qa_core.data.squad import Example, GoldAnswer, load_examples, write_squad
+from qa_core.models import checkpoints
 from qa_core.settings import AnswerSettings, WindowSettings
 from qa_core.train.__main__ import main as train_main
 
@@ -180,9 +181,9 @@ def test_unusable_offsets_are_counted_and_scored_by_their_text(
     flawed = _with_unusable_offsets(squad)
     out = tmp_path / "pred.json"
 
-    with caplog.at_level(logging.WARNING, logger="qa_core.data"):
+    with caplog.at_level(logging.WARNING, logger="qa_core.data.squad"):
         assert _predict("--data", flawed, "--checkpoint", tiny_bert_dir, "--out", out) == 0
-    assert [r.getMessage() for r in caplog.records if r.name == "qa_core.data"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "qa_core.data.squad"] == [
         f"{flawed}: 2 answer(s) are not at their answer_start (ids en-1, zh-1); kept for their text, since only "
         "training needs an answer's offset."
     ]
@@ -202,7 +203,7 @@ def test_a_question_without_text_is_left_out_with_a_warning_not_the_whole_file(
     blank_id = doc["data"][0]["paragraphs"][0]["qas"][0]["id"]
     squad.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     out = tmp_path / "pred.json"
-    with caplog.at_level(logging.WARNING, logger="qa_core.data"):
+    with caplog.at_level(logging.WARNING, logger="qa_core.data.squad"):
         assert _predict("--data", squad, "--checkpoint", tiny_bert_dir, "--out", out) == 0
     assert any("empty question text" in r.getMessage() and blank_id in r.getMessage() for r in caplog.records)
     predictions = json.loads(out.read_text())
@@ -469,7 +470,7 @@ def test_a_mistyped_checkpoint_folder_exits_2_in_one_line_naming_the_checkpoints
 def test_the_command_line_refuses_a_mistyped_folder_fast_without_a_traceback(tmp_path) -> None:
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "qa_core.predict", "--data", "assets/sample_qa.json", "--checkpoint", TYPO]
+        [sys.executable, "-m", "qa_core.data.predict", "--data", "assets/sample_qa.json", "--checkpoint", TYPO]
         + ["--out", str(tmp_path / "pred.json")],
         cwd=REPO,
         capture_output=True,
@@ -490,7 +491,7 @@ def test_training_from_a_mistyped_base_folder_stops_with_one_line(tmp_path, capl
     assert status == 2
     (error,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert error.startswith(TYPO_ERROR.removeprefix("error: "))
-    assert error.endswith(" (or a base name from `python -m qa_core.base_models list`, or a hub id).")
+    assert error.endswith(" (or a base name from `python -m qa_core.tooling.base_models list`, or a hub id).")
     assert not (tmp_path / "out").exists()
 
 
@@ -510,12 +511,12 @@ def test_help_mentions_every_option(main, options, capsys) -> None:
 
 def test_help_runs_as_a_module() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "qa_core.evaluate", "--help"],
+        [sys.executable, "-m", "qa_core.data.evaluate", "--help"],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("usage: python -m qa_core.evaluate")
+    assert result.stdout.startswith("usage: python -m qa_core.data.evaluate")
     assert "--record" in result.stdout

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-from qa_core import checkpoints
-from qa_core.engine import QAEngine
+from qa_core.answering.engine import QAEngine
 from qa_core.files import REPO_ROOT
+from qa_core.models import checkpoints
 
 FOLDERS = REPO_ROOT / "checkpoints"
 CANDIDATE = FOLDERS / "e5-small-zh-en-qa-null"

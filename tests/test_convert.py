@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from qa_core.convert import convert_examples, convert_file, converter, main
-from qa_core.data import DataError, Example, GoldAnswer, load_data
+from qa_core.data.convert import convert_examples, convert_file, converter, main
+from qa_core.data.squad import DataError, Example, GoldAnswer, load_data
 
 TRADITIONAL = "臺灣的首都是臺北市，發展電腦軟體與資訊產業。乾隆皇帝沒有來過。"
 SIMPLIFIED = "台湾的首都是台北市，发展电脑软件与信息产业。她的头发很长。"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qa_core.data import DataError, Example, GoldAnswer, Repairs, load_data, load_examples, write_squad
+from qa_core.data.squad import DataError, Example, GoldAnswer, Repairs, load_data, load_examples, write_squad
 
 PARIS = "Paris is the capital of France. The Seine flows through Paris."
 TAIPEI = "臺北是臺灣的首都，位於島嶼北部。"
@@ -214,7 +214,7 @@ def test_near_offsets_are_moved_with_one_warning(tmp_path, caplog):
     # "Paris" occurs at 0 and 56; stated 55 is one off from 56 (and far from 0).
     path = write_json(tmp_path, squad_doc(qa("q1", "Seine", 35), qa("q2", "Paris", 55), qa("q3")))
 
-    with caplog.at_level(logging.WARNING, logger="qa_core.data"):
+    with caplog.at_level(logging.WARNING, logger="qa_core.data.squad"):
         examples = load_examples(path, fix_offsets_within=2)
 
     assert [ex.answers for ex in examples] == [
@@ -274,7 +274,7 @@ def unusable_offsets_doc() -> dict:
 def test_kept_offsets_leave_every_answer_for_scoring_and_are_counted_in_one_warning(tmp_path, caplog):
     path = write_json(tmp_path, unusable_offsets_doc())
 
-    with caplog.at_level(logging.WARNING, logger="qa_core.data"):
+    with caplog.at_level(logging.WARNING, logger="qa_core.data.squad"):
         loaded = load_data(path, bad_offsets="keep")
 
     assert [ex.id for ex in loaded.examples] == ["good", "minus-one", "off-by-5", "off-by-1", "two"]
@@ -294,7 +294,7 @@ def test_kept_offsets_leave_every_answer_for_scoring_and_are_counted_in_one_warn
 def test_skipped_offsets_keep_what_can_be_repaired_and_count_the_rest_in_one_warning(tmp_path, caplog):
     path = write_json(tmp_path, unusable_offsets_doc())
 
-    with caplog.at_level(logging.WARNING, logger="qa_core.data"):
+    with caplog.at_level(logging.WARNING, logger="qa_core.data.squad"):
         loaded = load_data(path, require_answers=True, fix_offsets_within=2, bad_offsets="skip")
 
     assert {ex.id: ex.answers for ex in loaded.examples} == {
@@ -461,7 +461,7 @@ def test_empty_question_and_empty_context(tmp_path):
 def test_empty_questions_can_be_dropped_with_a_warning(tmp_path, caplog):
     path = write_json(tmp_path, squad_doc(qa("q1"), qa("blank", question="")))
 
-    with caplog.at_level(logging.WARNING, logger="qa_core.data"):
+    with caplog.at_level(logging.WARNING, logger="qa_core.data.squad"):
         examples = load_examples(path, drop_empty_questions=True)
 
     assert [ex.id for ex in examples] == ["q1"]

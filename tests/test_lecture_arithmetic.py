@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from test_lecture import _engine as loaded
 
-from qa_core import lecture, lecture_figures
-from qa_core.engine import QAEngine
+from qa_core.answering.engine import QAEngine
+from qa_core.explaining import lecture, lecture_figures
+from qa_core.explaining.lecture_records import WordArithmetic
 from qa_core.files import REPO_ROOT
-from qa_core.records import WordArithmetic
 
 # words the tiny vocabularies know (tests/tiny_models.py); the pairing is arbitrary, the arithmetic does not care
 CHINESE = "台北 臺灣 首都 島嶼 北部 天氣 中文 問題 答案 城市 河流 上海 東方 明珠 塔 年 月 日 人口 誰 哪裡 什麼 很好 位於"

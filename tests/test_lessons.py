@@ -14,15 +14,15 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoTokenizer
 
-from qa_core import lessons, lessons_figures
-from qa_core.data import Example, GoldAnswer, write_squad
-from qa_core.experiments import results
-from qa_core.experiments.plan import REFERENCE, RUNS
+from qa_core.answering.placement import label_pairs
+from qa_core.answering.windows import answer_window
+from qa_core.data.squad import Example, GoldAnswer, write_squad
+from qa_core.explaining import lessons, lessons_figures
+from qa_core.explaining.lessons_records import RunCurve
 from qa_core.files import REPO_ROOT
-from qa_core.records import RunCurve
-from qa_core.train.dataset import label_pairs
+from qa_core.tooling.experiments import results
+from qa_core.tooling.experiments.plan import REFERENCE, RUNS
 from qa_core.train.run import load_model
-from qa_core.windows import answer_window
 
 WORDS = (
     "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma".split()
@@ -115,7 +115,7 @@ def experiments_file(tiny_bert_dir, tmp_path_factory) -> Path:
         base=tiny_bert_dir, train=train, eval=dev, steps=4, batch_size=4, max_length=32, doc_stride=8
     )
     options |= dict(curve_points=2, curve_questions=4, final_questions=8, max_questions=0)
-    command = [sys.executable, "-m", "qa_core.experiments", "--out", str(out), "--work", str(folder / "work")]
+    command = [sys.executable, "-m", "qa_core.tooling.experiments", "--out", str(out), "--work", str(folder / "work")]
     command += [f"--{k}={v}" for k, v in options.items()]
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -126,7 +126,7 @@ def experiments_file(tiny_bert_dir, tmp_path_factory) -> Path:
 def test_the_experiments_command_writes_every_run_with_its_command_and_curves(experiments_file) -> None:
     data = json.loads(experiments_file.read_text())
     assert {"command", "machine", "created", "recipe", "runs", "post_processing"} <= data.keys()
-    assert data["recipe"]["seed"] == 2026 and data["command"].startswith("python -m qa_core.experiments")
+    assert data["recipe"]["seed"] == 2026 and data["command"].startswith("python -m qa_core.tooling.experiments")
     record = results.read(experiments_file)
     assert [r.name for r in record.runs] == [r.name for r in RUNS]
     for run, planned in zip(record.runs, RUNS, strict=True):
@@ -149,7 +149,7 @@ def test_a_rerun_reads_measured_runs_back_instead_of_training_them_again(
     before = {p: p.stat().st_mtime for p in work.glob("*/model/model.safetensors")}
     assert len(before) == len(RUNS)
     again = experiments_file.parent / "again.json"
-    from qa_core.experiments.__main__ import main
+    from qa_core.tooling.experiments.__main__ import main
 
     recipe = json.loads(experiments_file.read_text())["recipe"]
     argv = ["--out", str(again), "--work", str(work)] + [f"--{k}={v}" for k, v in recipe.items()]

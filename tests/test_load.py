@@ -14,7 +14,7 @@ from app_server import make_checkpoints_root
 from gradio_client.utils import QueueError
 
 from app import LIMITS
-from qa_core import checkpoints
+from qa_core.models import checkpoints
 from tools import load_test
 from tools.app_process import launched_app
 from tools.load_test import Expected, LoadPlan, run_load_test

@@ -6,8 +6,7 @@ import math
 
 import pytest
 
-from qa_core.data import Example, GoldAnswer
-from qa_core.metrics import (
+from qa_core.data.metrics import (
     Scores,
     TradeOffPoint,
     best_threshold,
@@ -20,6 +19,7 @@ from qa_core.metrics import (
     trade_off,
     trade_off_rows,
 )
+from qa_core.data.squad import Example, GoldAnswer
 
 ENGLISH_CONTEXT = "The Eiffel Tower is in Paris, France."
 CHINESE_CONTEXT = "臺北是臺灣的首都。"

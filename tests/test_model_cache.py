@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qa_core.model_cache import WEIGHTS, ModelCache
+from qa_core.models.model_cache import WEIGHTS, ModelCache
 
 
 def _folders(tmp_path: Path, *names: str) -> list[Path]:

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from qa_core.data import Example, GoldAnswer
-from qa_core.train.negatives import answer_removed, make_negatives, other_paragraph, sentence_spans
+from qa_core.data.negatives import answer_removed, make_negatives, other_paragraph, sentence_spans
+from qa_core.data.squad import Example, GoldAnswer
 
 TAIPEI = "台北是臺灣的首都。高雄在南部，是港口！「天氣好嗎？」\n每年颱風很多。"
 PARIS = "The Eiffel Tower is in Paris. It was built in 1889 for a fair! Who climbs it?\nMillions each year."

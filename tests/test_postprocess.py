@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from transformers import AutoTokenizer
 
-from qa_core.postprocess import (
+from qa_core.answering.postprocess import (
     best_spans,
     end_blocks,
     null_decision,
@@ -18,9 +18,9 @@ from qa_core.postprocess import (
     unblocked,
     window_spans,
 )
-from qa_core.records import Span, Window
+from qa_core.answering.records import Span, Window
+from qa_core.answering.windows import encode_pairs, make_windows
 from qa_core.settings import SpanRules, WindowSettings
-from qa_core.windows import encode_pairs, make_windows
 
 PARAGRAPH = "the cat sat on the mat"
 WORDS = [(0, 3), (4, 7), (8, 11), (12, 14), (15, 18), (19, 22)]

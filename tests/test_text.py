@@ -10,11 +10,12 @@ import string
 from qa_core.files import REPO_ROOT
 
 TEXT = json.loads((REPO_ROOT / "assets" / "text" / "en.json").read_text(encoding="utf-8"))
-USED = re.compile(r"""(?:text|shown)\(\s*f?["']([a-z_.{}]+)["']""")
+USED = re.compile(r"""(?:text|key)\(\s*f?["']([a-z_.{}]+)["']""")
+PAGE = [REPO_ROOT / "app.py", *sorted((REPO_ROOT / "ui").glob("*.py"))]
 
 
 def test_every_key_the_app_asks_for_is_written():
-    used = set(USED.findall((REPO_ROOT / "app.py").read_text(encoding="utf-8")))
+    used = {k for path in PAGE for k in USED.findall(path.read_text(encoding="utf-8"))}
     expanded = {key for key in used if "{" not in key}
     for key in used - expanded:  # text(f"explain.{key}") over the token topics
         prefix = key.split("{")[0]
@@ -90,14 +91,14 @@ def test_no_explanation_is_left_in_english_in_the_chinese_file():
 
 
 FIGURE = "figure:"  # the words a figure writes, keyed by the English the code writes
-FIGURE_MODULES = ("figures", "why_figures", "lecture_figures", "lessons_figures")
+FIGURE_MODULES = ("trace_figures", "why_figures", "lecture_figures", "lessons_figures", "style")
 
 
 def _said() -> set[str]:
     """Every template the figure modules hand to ``say``: always a plain string literal."""
     said = set()
     for module in FIGURE_MODULES:
-        tree = ast.parse((REPO_ROOT / "qa_core" / f"{module}.py").read_text(encoding="utf-8"))
+        tree = ast.parse((REPO_ROOT / "qa_core" / "explaining" / f"{module}.py").read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "say":
                 assert isinstance(node.args[0], ast.Constant), (module, ast.unparse(node))

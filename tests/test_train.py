@@ -17,15 +17,16 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from qa_core.data import Example, GoldAnswer, write_squad
-from qa_core.engine import QAEngine
+from qa_core.answering.engine import QAEngine
+from qa_core.answering.placement import label_pairs
+from qa_core.answering.windows import encode_pairs
+from qa_core.data.squad import Example, GoldAnswer, write_squad
+from qa_core.models.model_card import train_command
 from qa_core.settings import AnswerSettings, WindowSettings
 from qa_core.train.__main__ import parser
 from qa_core.train.config import TrainConfig, TrainProgress, check_config, config_problems, defaults
-from qa_core.train.dataset import PadCollator, TrainingWindows, label_pairs
-from qa_core.train.model_card import train_command
+from qa_core.train.dataset import PadCollator, TrainingWindows
 from qa_core.train.run import read_training_files, run
-from qa_core.windows import encode_pairs
 
 QUESTION = "哪裡是答案？"
 FILLER = "台北是臺灣的位於島嶼北部天氣很好"  # no character of the answer 首都
@@ -447,7 +448,7 @@ def test_a_base_s_null_threshold_is_not_carried_into_the_new_weights(
 
 
 def test_a_null_trained_model_keeps_the_threshold_tuned_for_it(tiny_bert_dir, data, tmp_path, capsys) -> None:
-    from qa_core import evaluate
+    from qa_core.data import evaluate
 
     config = _config(tiny_bert_dir, data, tmp_path, negatives=0.5, max_steps=3)
     run(config)

@@ -12,13 +12,13 @@ import torch
 from transformers import AutoTokenizer, BertForQuestionAnswering, TrainerControl, TrainerState
 from transformers.optimization import get_linear_schedule_with_warmup
 
-from qa_core.data import Example, GoldAnswer
-from qa_core.metrics import Scores
+from qa_core.data.metrics import Scores
+from qa_core.data.squad import Example, GoldAnswer
+from qa_core.models.curve import LearningCurve
 from qa_core.settings import WindowSettings
 from qa_core.train import callbacks
 from qa_core.train.callbacks import Cancellation, Evaluation, ProgressReport, TimeBudget
 from qa_core.train.config import TrainProgress
-from qa_core.train.curve import LearningCurve
 
 CONTEXT = "the eiffel tower is in paris. paris is the capital city of france."
 EXAMPLES = [

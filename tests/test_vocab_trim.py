@@ -7,8 +7,8 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoTokenizer, BertForQuestionAnswering
 
-from qa_core.base_models.__main__ import main
-from qa_core.base_models.vocab_trim import (
+from qa_core.tooling.base_models.__main__ import main
+from qa_core.tooling.base_models.vocab_trim import (
     TokenisationMismatchError,
     VocabTrimError,
     is_script_character,

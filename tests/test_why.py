@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_models import make_tiny_bert
 
-from qa_core import why, why_figures
-from qa_core.engine import QAEngine
+from qa_core.answering.engine import QAEngine
+from qa_core.explaining import why, why_figures
 from qa_core.settings import AnswerSettings, AttributionSettings, WindowSettings
 
 QUESTION = "台北在哪裡？"
@@ -218,8 +220,8 @@ def test_an_explanation_is_computed_once_per_question_and_span(traced):
     other = answer.n_best[1]
     contrast = (other.window, other.start_token, other.end_token)
     memo = why.Memo(capacity=16)
-    first = why.explain(engine, trace, span, contrast, AttributionSettings(), memo, "tiny")
-    again = why.explain(engine, trace, span, None, AttributionSettings(), memo, "tiny")
+    first = why.explain(engine, trace, span, contrast, AttributionSettings(), memo)
+    again = why.explain(engine, trace, span, None, AttributionSettings(), memo)
     assert (
         again.lens is first.lens
         and again.attention is first.attention
@@ -227,5 +229,53 @@ def test_an_explanation_is_computed_once_per_question_and_span(traced):
     )
     assert first.contrast.start_token == other.start_token and again.contrast is None
     assert first.key != again.key, "a different comparison is a different explanation"
-    elsewhere = why.explain(engine, trace, span, None, AttributionSettings(), memo, "another model")
+    twin = QAEngine(engine.model, engine.tokenizer)  # same weights object, but another model to the memo
+    elsewhere = why.explain(twin, trace, span, None, AttributionSettings(), memo)
     assert elsewhere.lens is not first.lens, "two models never share a result"
+
+
+def test_a_model_retrained_under_the_same_name_is_explained_with_its_new_weights(tmp_path):
+    """The memo keys by the weights' identity: the lens of retrained weights ends in their own logits."""
+    folder = make_tiny_bert(tmp_path / "mine", seed=0)
+    memo = why.Memo(capacity=16)
+    explained = []
+    for seed in (0, 1):  # the second "run" rewrites the same folder with other weights
+        make_tiny_bert(tmp_path / "mine", seed=seed)
+        engine = QAEngine.load(folder)
+        trace = engine.answer(QUESTION, CONTEXT, SETTINGS).trace
+        best = trace.windows[trace.winning_window].best
+        span = (trace.winning_window, best.start_token, best.end_token)
+        explanation = why.explain(engine, trace, span, None, AttributionSettings(), memo)
+        lens_end = explanation.lens.end[-1]
+        own = trace.windows[trace.winning_window].end_logits
+        assert np.allclose(lens_end[: len(own)], own, atol=1e-4), "the lens's last row is these weights' logits"
+        explained.append(explanation.lens)
+    assert explained[0] is not explained[1]
+
+
+def test_attention_weights_never_change_the_kernel_under_a_running_answer(traced):
+    """Two requests at once, as the app runs them: every answer pass sees the kernel it started with."""
+    engine, answer = traced
+    trace = answer.trace
+    best = trace.windows[trace.winning_window].best
+    seen, forward = [], engine.model.forward
+
+    def recording(*args, **kwargs):
+        if not kwargs.get("output_attentions"):
+            before = engine.model.config._attn_implementation
+            output = forward(*args, **kwargs)
+            seen.append((before, engine.model.config._attn_implementation))
+            return output
+        return forward(*args, **kwargs)
+
+    engine.model.forward = recording
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            maps = [pool.submit(why.attention, engine, trace, trace.winning_window, (best.start_token, best.end_token)) for _ in range(8)]
+            answers = [pool.submit(engine.answer, QUESTION, CONTEXT, SETTINGS) for _ in range(8)]
+            results = [a.result() for a in answers] + [m.result() for m in maps]
+    finally:
+        del engine.model.forward
+    assert all(before == after != "eager" for before, after in seen), seen
+    assert all(r.text == answer.text for r in results[:8])
+    assert engine.model.config._attn_implementation != "eager", "the kernel is switched back"

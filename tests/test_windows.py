@@ -12,9 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from qa_core.records import Window
-from qa_core.settings import WindowSettings
-from qa_core.windows import (
+from qa_core.answering.records import Window
+from qa_core.answering.windows import (
     PairEncoding,
     answer_window,
     char_span_to_tokens,
@@ -23,6 +22,7 @@ from qa_core.windows import (
     max_context_mask,
     window_starts,
 )
+from qa_core.settings import WindowSettings
 
 QUESTION = "who sat on the mat?"
 # Known words, Chinese characters, punctuation, words spelt from single letters, unknown scripts and emoji.

@@ -1,6 +1,6 @@
 """Run ``python app.py`` as a real server on a free loopback port: for the end-to-end tests and the load test.
 
-A subprocess (not a thread) because ``qa_core.checkpoints.ROOT`` is read from QA_CHECKPOINTS_DIR when
+A subprocess (not a thread) because ``qa_core.models.checkpoints.ROOT`` is read from QA_CHECKPOINTS_DIR when
 the package is first imported; a fresh interpreter also proves that ``python app.py`` starts on its own,
 and its process id is what the load test reads the server's memory from.
 """

@@ -39,9 +39,12 @@ from gradio_client import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from qa_core import checkpoints, int8  # noqa: E402
-from qa_core.engine import QAEngine  # noqa: E402
+from qa_core.answering.engine import QAEngine  # noqa: E402
 from qa_core.files import REPO_ROOT  # noqa: E402
+from qa_core.models import (
+    checkpoints,  # noqa: E402
+    int8,  # noqa: E402
+)
 from tools.app_process import AppProcess, launched_app  # noqa: E402
 
 log = logging.getLogger(__name__)

@@ -17,9 +17,10 @@ from types import MappingProxyType
 
 from transformers import HfArgumentParser
 
-from ..settings import Bound
-from .config import COMMAND, TrainConfig
-from .run import run
+from qa_core.models.model_card import COMMAND
+from qa_core.settings import Bound
+from qa_core.train.config import TrainConfig
+from qa_core.train.run import run
 
 log = logging.getLogger(__name__)
 

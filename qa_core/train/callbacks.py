@@ -16,13 +16,13 @@ from typing import Any
 import torch
 from transformers import PreTrainedTokenizerBase, TrainerCallback, TrainerControl, TrainerState
 
-from ..data import Example
-from ..engine import QAEngine
-from ..evaluate import evaluate_answers
-from ..metrics import Scores
-from ..settings import AnswerSettings, WindowSettings
-from .config import StopSignal, TrainProgress
-from .curve import LearningCurve
+from qa_core.answering.engine import QAEngine
+from qa_core.data.evaluate import evaluate_answers
+from qa_core.data.metrics import Scores
+from qa_core.data.squad import Example
+from qa_core.models.curve import LearningCurve
+from qa_core.settings import AnswerSettings, WindowSettings
+from qa_core.train.config import StopSignal, TrainProgress
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,9 @@ from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from ..metrics import Scores
-from ..settings import (
+from qa_core.data.metrics import Scores
+from qa_core.data.negatives import NegativeKind
+from qa_core.settings import (
     Bound,
     Init,
     Placement,
@@ -25,9 +26,7 @@ from ..settings import (
     problems,
     setting,
 )
-from .negatives import NegativeKind
 
-COMMAND = "python -m qa_core.train"  # shipped model cards record runs as this command
 SaveDtype = Literal["float32", "float16"]  # precision of the saved weights
 SPECIAL_TOKENS = 4  # the most special tokens a pair takes: <s> question </s></s> paragraph </s> (XLM-R)
 

@@ -28,15 +28,14 @@ from typing import Any, Literal
 
 import torch
 
-from .. import checkpoints
-from ..base_models import build as base_models
-from ..data import DataError, Example, LoadedData, Repairs, load_data, write_squad
-from ..files import REPO_ROOT
-from ..metrics import Scores
-from ..settings import Bound, problems, setting
-from . import run
-from .config import TrainConfig, TrainProgress, TrainResult, config_problems
-from .worker import Runner, run_in_child
+from qa_core.data.metrics import Scores
+from qa_core.data.squad import DataError, Example, LoadedData, Repairs, load_data, write_squad
+from qa_core.files import REPO_ROOT
+from qa_core.models import checkpoints
+from qa_core.settings import Bound, problems, setting
+from qa_core.tooling.base_models import build as base_models
+from qa_core.train.config import TrainConfig, TrainProgress, TrainResult, config_problems
+from qa_core.train.worker import TRAINING, Runner, run_in_child
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +135,7 @@ class FineTuneJobs:
 
     ``root`` is the checkpoints folder (user models go to ``root/user/<name>``), ``work_root`` holds each
     job's data split and training scratch files, ``bases`` the base models a request may name, and
-    ``runner`` what the job's child process calls (``run.run``; the child imports it by name, so a stand-in
+    ``runner`` what the job's child process calls (``TRAINING``, by name; the child imports it, so a stand-in
     must be defined at the top of a module it can import).
     """
 
@@ -145,7 +144,7 @@ class FineTuneJobs:
         root: Path = checkpoints.ROOT,
         work_root: Path = WORK_ROOT,
         bases: Mapping[str, str] = BASES,
-        runner: Runner = run.run,
+        runner: Runner | str = TRAINING,
     ) -> None:
         self._root, self._work_root, self._bases = Path(root), Path(work_root), dict(bases)
         self._runner = runner

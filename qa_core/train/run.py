@@ -28,19 +28,19 @@ from transformers import (
     TrainingArguments,
 )
 
-from ..base_models.build import resolve_base
-from ..data import Example, load_examples
-from ..engine import NULL_THRESHOLD_KEY
-from ..files import write_folder_atomically
-from ..metrics import Scores
-from ..settings import Init
-from .callbacks import Cancellation, Evaluation, ProgressReport, TimeBudget
-from .config import StopSignal, TrainConfig, TrainProgress, TrainResult, check_config, defaults
-from .curve import FILE_NAME as CURVE_FILE
-from .curve import LearningCurve, read_text
-from .dataset import PadCollator, TrainingWindows
-from .model_card import NOTES, write_model_card
-from .negatives import make_negatives
+from qa_core.data.metrics import Scores
+from qa_core.data.negatives import make_negatives
+from qa_core.data.squad import Example, load_examples
+from qa_core.files import write_folder_atomically
+from qa_core.models.checkpoints import NULL_THRESHOLD_KEY
+from qa_core.models.curve import FILE_NAME as CURVE_FILE
+from qa_core.models.curve import LearningCurve, read_text
+from qa_core.models.model_card import NOTES, write_model_card
+from qa_core.settings import Init
+from qa_core.tooling.base_models.build import resolve_base
+from qa_core.train.callbacks import Cancellation, Evaluation, ProgressReport, TimeBudget
+from qa_core.train.config import StopSignal, TrainConfig, TrainProgress, TrainResult, check_config, defaults
+from qa_core.train.dataset import PadCollator, TrainingWindows
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def _without_null_threshold(model: torch.nn.Module) -> torch.nn.Module:
         delattr(model.config, NULL_THRESHOLD_KEY)
         log.info(
             "the base's %s is not carried over: tune one for the new weights with "
-            "python -m qa_core.evaluate --set-null-threshold",
+            "python -m qa_core.data.evaluate --set-null-threshold",
             NULL_THRESHOLD_KEY,
         )
     return model

@@ -44,16 +44,17 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
-from ..files import REPO_ROOT
-from ..metrics import Scores
-from . import run
-from .config import StopSignal, TrainConfig, TrainProgress, TrainResult
+from qa_core.data.metrics import Scores
+from qa_core.files import REPO_ROOT
+from qa_core.train.config import StopSignal, TrainConfig, TrainProgress, TrainResult
 
 log = logging.getLogger(__name__)
 
 Runner = Callable[
     ..., TrainResult
 ]  # run.run or a stand-in with its signature, defined at the top of a module the child can import
+# what a job runs unless told otherwise, by name: the parent never imports the training loop, only the child
+TRAINING = "qa_core.train.run:run"
 MODULE = "qa_core.train.worker"  # the child's command: python -m MODULE
 POLL_S = 0.2  # how often the parent looks at the stop flag while it waits for the child's next report
 CANCEL_GRACE_S = 120.0  # a cancelled child still running after this (a stuck step) is terminated
@@ -79,7 +80,7 @@ def run_in_child(
     config: TrainConfig,
     on_progress: Callable[[TrainProgress], None] | None = None,
     stop: StopSignal | None = None,
-    runner: Runner = run.run,
+    runner: Runner | str = TRAINING,
 ) -> TrainResult:
     """``runner(config, on_progress, stop)`` in a child process; raises TrainingFailed if it fails.
 
@@ -106,8 +107,10 @@ def run_in_child(
         child.reap()
 
 
-def runner_name(runner: Runner) -> str:
+def runner_name(runner: Runner | str) -> str:
     """``module:function``, by which the child imports the runner; a lambda or nested function has none."""
+    if isinstance(runner, str):
+        return runner
     module, name = runner.__module__, runner.__qualname__
     if module == "__main__" or "<" in name:
         raise ValueError(

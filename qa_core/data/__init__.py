@@ -1,0 +1,1 @@
+"""Data and evaluation: SQuAD-style files, conversion, negatives, metrics, predictions and evaluation."""

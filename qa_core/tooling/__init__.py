@@ -1,0 +1,1 @@
+"""Offline tooling: base encoders, benchmarks and the reference experiments."""

@@ -1,0 +1,120 @@
+"""Every word on the page, by key, in the reader's language (``assets/text/<language>.json``).
+
+A component's text is declared by key (``worded(gr.Button, value=key("ask.button"))``) and the page
+keeps, for each component, which key each of its properties shows. Switching the language looks the
+keys up again; it never searches for a component by its English text, which two keys may share (the
+tab "Ask" and the button "Ask").
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+from collections.abc import Callable
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import gradio as gr
+
+from qa_core.words import speaking
+
+TEXT_DIR = Path(__file__).resolve().parent.parent / "assets" / "text"
+LANGUAGES = {"en": "English", "zh-Hant": "繁體中文"}  # assets/text/<code>.json, and the name a reader looks for
+DEFAULT_LANGUAGE = "en"  # what API clients get, and the page until the browser says otherwise
+TEXTS: dict[str, dict[str, str]] = {
+    code: json.loads((TEXT_DIR / f"{code}.json").read_text(encoding="utf-8")) for code in LANGUAGES
+}
+FIGURE = "figure:"  # keys of the words figures write on plots: FIGURE + the English the code writes
+FIGURE_WORDS = {
+    code: {k.removeprefix(FIGURE): v for k, v in words.items() if k.startswith(FIGURE)}
+    for code, words in TEXTS.items()
+}
+LANGUAGE: ContextVar[str] = ContextVar("language", default=DEFAULT_LANGUAGE)  # of the request being answered
+# the browser's first language picks the page's: any Chinese one gets the course's Traditional Chinese
+BROWSER_LANGUAGE = "() => (navigator.language || '').toLowerCase().startsWith('zh') ? 'zh-Hant' : 'en'"
+
+
+class Key(NamedTuple):
+    """A text of the page by key, with the values its placeholders take."""
+
+    name: str
+    values: dict[str, Any]
+
+    def english(self) -> str:
+        return _filled(TEXTS[DEFAULT_LANGUAGE][self.name], self.values)
+
+
+WORDED: dict[int, tuple[Any, dict[str, Key]]] = {}  # id(component) -> the component and its keyed properties
+
+
+def key(which: str, /, **values: Any) -> Key:
+    """The text ``which`` (its placeholders filled with ``values``), for a property of ``worded``."""
+    if which not in TEXTS[DEFAULT_LANGUAGE]:
+        raise KeyError(f"no text {which!r} in assets/text/{DEFAULT_LANGUAGE}.json")
+    return Key(which, values)
+
+
+def worded(factory: Callable[..., Any], *args: Any, **properties: Any) -> Any:
+    """``factory(*args, **properties)`` with each ``Key`` property shown in English and kept for a switch."""
+    keyed = {name: value for name, value in properties.items() if isinstance(value, Key)}
+    component = factory(*args, **{**properties, **{name: k.english() for name, k in keyed.items()}})
+    shown = getattr(component, "dataset", component)  # gr.Examples shows its label on its Dataset
+    WORDED[id(shown)] = (shown, keyed)
+    return component
+
+
+def text(which: str, /, **values: Any) -> str:
+    """The page's words for ``which`` in the language of the request being answered."""
+    return _filled(TEXTS[LANGUAGE.get()][which], values)
+
+
+def _filled(words: str, values: dict[str, Any]) -> str:
+    """A template with its placeholders filled; one without values may hold literal braces."""
+    return words.format(**values) if values else words
+
+
+def worded_in(blocks: dict[int, Any]) -> list[tuple[Any, dict[str, Key]]]:
+    """The worded components of one page (``Blocks.blocks``), each with its keyed properties."""
+    page = {id(block) for block in blocks.values()}
+    return [entry for ident, entry in WORDED.items() if ident in page]
+
+
+def switch_language(worded_components: list[tuple[Any, dict[str, Key]]], language: str) -> list:
+    """The chosen language, then every worded component's text in it."""
+    code = language if language in TEXTS else DEFAULT_LANGUAGE
+    token = LANGUAGE.set(code)
+    try:
+        updates = (
+            gr.update(**{name: text(k.name, **k.values) for name, k in keyed.items()})
+            for _, keyed in worded_components
+        )
+        return [code, *updates]
+    finally:
+        LANGUAGE.reset(token)
+
+
+def in_page_language(callback: Callable) -> Callable:
+    """``callback`` with the page's language as one more, last input, in which every text() inside it speaks.
+
+    The language is a ``gr.State``, so API clients never see the extra input and get English.
+    """
+
+    @functools.wraps(callback)
+    def localised(*inputs: Any) -> Any:
+        *values, language = inputs
+        code = language if language in TEXTS else DEFAULT_LANGUAGE
+        token = LANGUAGE.set(code)
+        try:
+            with speaking(FIGURE_WORDS[code]):
+                return callback(*values)
+        finally:
+            LANGUAGE.reset(token)
+
+    signature = inspect.signature(callback)
+    language = inspect.Parameter(
+        "language", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=DEFAULT_LANGUAGE, annotation=str
+    )
+    localised.__signature__ = signature.replace(parameters=[*signature.parameters.values(), language])
+    return localised

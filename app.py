@@ -25,12 +25,13 @@ from ui.words import text
 with gr.Blocks(title=text("page.title"), delete_cache=DELETE_CACHE) as demo:
     picker = language.render_header()
     page = Page(blocks=demo)
-    asked = ask.render(page)
-    inside.render(page, asked)
-    why.render(page, asked)
-    lecture.render(page, asked.model_picker)
-    runs = lessons.render(page, asked.model_picker)
-    fine_tune.render(page, asked.model_picker, runs)
+    with gr.Tabs():  # one row of tabs, although each part also wires API endpoints beside its tab
+        asked = ask.render(page)
+        inside.render(page, asked)
+        why.render(page, asked)
+        lecture.render(page, asked.model_picker)
+        runs = lessons.render(page, asked.model_picker)
+        fine_tune.render(page, asked.model_picker, runs)
     language.wire(page, picker)
 
 

@@ -57,7 +57,7 @@ def recording_imported_modules(config: TrainConfig, on_progress=None, stop=None)
     """Writes the names of the modules the child has imported to the job's work folder; trains nothing."""
     work = Path(config.work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    (work / MODULES_FILE).write_text(json.dumps(sorted(sys.modules)))
+    (work / MODULES_FILE).write_text(json.dumps(sorted(sys.modules)), encoding="utf-8")
     return TrainResult(Path(config.out), 0, 0.0, None, cancelled=False)
 
 

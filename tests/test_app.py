@@ -39,8 +39,8 @@ def client(tmp_path_factory) -> Client:
     tmp = tmp_path_factory.mktemp("app")
     root = make_checkpoints_root(tmp / "checkpoints")
     make_tiny_bert(root / NEVER_SURE)
-    config = json.loads((root / NEVER_SURE / "config.json").read_text())
-    (root / NEVER_SURE / "config.json").write_text(json.dumps({**config, "qa_null_threshold": -1e6}))
+    config = json.loads((root / NEVER_SURE / "config.json").read_text(encoding="utf-8"))
+    (root / NEVER_SURE / "config.json").write_text(json.dumps({**config, "qa_null_threshold": -1e6}), encoding="utf-8")
     built = tmp / "cache" / "minilm-l6-en"  # one base encoder built, the other still to download
     built.mkdir(parents=True)
     (built / "model.safetensors").write_bytes(bytes(2_000_000))
@@ -292,7 +292,7 @@ def real_client(tmp_path_factory) -> Client:
         yield Client(url, verbose=False)
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 @pytest.mark.parametrize("label", ["English: the waggle dance", "繁體中文: 臺北101"])
 def test_real_default_model_finds_the_answer(real_client, label):
     """Judged by answer F1 (as in the benchmarks), so "約660公噸" for "660公噸" still counts."""

@@ -381,7 +381,7 @@ def test_list_shows_every_base_name_and_which_are_built_in_the_cache(tmp_path, c
     cache = tmp_path / "elsewhere"
     for name in ("minilm-l6-en", "my-trim", ".e5-small-zh-en.tmp"):  # a dot: a build in progress
         (cache / name).mkdir(parents=True)
-    (cache / "notes.txt").write_text("not a model")
+    (cache / "notes.txt").write_text("not a model", encoding="utf-8")
 
     assert main(["list", "--cache", str(cache)]) == 0
 

@@ -140,7 +140,7 @@ def test_the_pipeline_worker_is_started_as_an_isolated_script_and_answers_on_its
         '[ "$1" = "-I" ] && [ -f "$2" ] || exit 3\n'
         "read -r request\n"
         'echo \'{"ready": true, "transformers": "4.57.6"}\'\n'
-    )
+    , encoding="utf-8")
     python.chmod(0o755)
     baseline = bench.Baseline(python, "checkpoint", bench.PIPELINE_RULES, threads=1)
     assert baseline.version == "4.57.6"

@@ -7,6 +7,7 @@ where /usr/bin/chromium is missing.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -27,7 +28,13 @@ SKIP_REASON = (
     "(and fonts-noto-cjk, or Chinese text shows as boxes)"
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason=SKIP_REASON)]
+PLAYWRIGHT = importlib.util.find_spec("playwright") is not None
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.integration,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=SKIP_REASON),
+    pytest.mark.skipif(not PLAYWRIGHT, reason="browser tests need Playwright: pip install -r requirements-dev.txt"),
+]
 
 # Every piece of text plotly draws (titles, subplot titles, labels, legend entries) that leaves its
 # plot's box, or that lies under the label Gradio draws over the plot's top-left corner.

@@ -70,7 +70,7 @@ def hw7(tmp_path) -> Path:
         "paragraphs": [CHINESE, ENGLISH, ",", '"'],
     }
     path = tmp_path / "hw7_test.json"
-    path.write_text(json.dumps(doc, ensure_ascii=False))
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     return path
 
 
@@ -126,7 +126,7 @@ def test_homework_csv_quotes_what_needs_quoting() -> None:
 def test_limit_takes_the_first_questions_in_file_order(tiny_bert_dir, squad, tmp_path) -> None:
     out = tmp_path / "pred.json"
     assert _predict("--data", squad, "--checkpoint", tiny_bert_dir, "--out", out, "--limit", 3, "--int8") == 0
-    assert list(json.loads(out.read_text())) == ["one-0", "one-1", "one-2"]
+    assert list(json.loads(out.read_text(encoding="utf-8"))) == ["one-0", "one-1", "one-2"]
 
 
 # --- evaluate -------------------------------------------------------------------------------------
@@ -143,7 +143,7 @@ def test_evaluate_prints_scores_as_json_on_its_last_line(tiny_bert_dir, squad, c
 def test_evaluate_agrees_with_scoring_predicts_output(tiny_unigram_dir, squad, tmp_path, capsys) -> None:
     out = tmp_path / "pred.json"
     assert _predict("--data", squad, "--checkpoint", tiny_unigram_dir, "--out", out) == 0
-    expected = score(json.loads(out.read_text()), load_examples(squad))
+    expected = score(json.loads(out.read_text(encoding="utf-8")), load_examples(squad))
     result = _evaluate(capsys, "--data", squad, "--checkpoint", tiny_unigram_dir)
     assert result["n"] == expected.n == len(_examples())
     assert result["exact_match"] == pytest.approx(expected.exact_match)
@@ -155,9 +155,9 @@ def test_evaluate_record_writes_results_and_the_model_card(tiny_bert_dir, squad,
     model = shutil.copytree(tiny_bert_dir, tmp_path / "my-model")
     first = _evaluate(capsys, "--data", squad, "--checkpoint", model, "--record", "--limit", 2)
     second = _evaluate(capsys, "--data", squad, "--checkpoint", model, "--record")
-    recorded = json.loads((model / "eval_results.json").read_text())
+    recorded = json.loads((model / "eval_results.json").read_text(encoding="utf-8"))
     assert recorded == {"dev.json (first 2)": first, "dev.json": second}
-    card = (model / "README.md").read_text()
+    card = (model / "README.md").read_text(encoding="utf-8")
     assert card.startswith("# my-model\n")
     assert "| `dev.json` (first 2) | 2 | 100.0 | 100.0 | 1.000 |" in card
     assert f"| `dev.json` | {len(_examples())} |" in card
@@ -187,7 +187,7 @@ def test_unusable_offsets_are_counted_and_scored_by_their_text(
         f"{flawed}: 2 answer(s) are not at their answer_start (ids en-1, zh-1); kept for their text, since only "
         "training needs an answer's offset."
     ]
-    assert len(json.loads(out.read_text())) == len(_examples())
+    assert len(json.loads(out.read_text(encoding="utf-8"))) == len(_examples())
     result = _evaluate(capsys, "--data", flawed, "--checkpoint", tiny_bert_dir)
     assert result == {**clean, "seconds": result["seconds"], "unusable_offsets": 2}
     limited = _evaluate(capsys, "--data", flawed, "--checkpoint", tiny_bert_dir, "--limit", 4)
@@ -206,7 +206,7 @@ def test_a_question_without_text_is_left_out_with_a_warning_not_the_whole_file(
     with caplog.at_level(logging.WARNING, logger="qa_core.data.squad"):
         assert _predict("--data", squad, "--checkpoint", tiny_bert_dir, "--out", out) == 0
     assert any("empty question text" in r.getMessage() and blank_id in r.getMessage() for r in caplog.records)
-    predictions = json.loads(out.read_text())
+    predictions = json.loads(out.read_text(encoding="utf-8"))
     assert blank_id not in predictions and len(predictions) == len(_examples()) - 1
     assert _evaluate(capsys, "--data", squad, "--checkpoint", tiny_bert_dir)["n"] == len(_examples()) - 1
 
@@ -230,8 +230,8 @@ def squad2(tmp_path) -> Path:
 def _with_null_threshold(model: Path, folder: Path, threshold: float) -> Path:
     """A copy of the model as if trained with unanswerable questions: its config records a null threshold."""
     copy = shutil.copytree(model, folder / f"null-{threshold}")
-    config = json.loads((copy / "config.json").read_text())
-    (copy / "config.json").write_text(json.dumps({**config, "qa_null_threshold": threshold}))
+    config = json.loads((copy / "config.json").read_text(encoding="utf-8"))
+    (copy / "config.json").write_text(json.dumps({**config, "qa_null_threshold": threshold}), encoding="utf-8")
     return copy
 
 
@@ -269,8 +269,8 @@ def test_evaluate_scores_a_v2_file_by_the_engines_decision_apart_and_together(
     at_best = result["at_best_f1_threshold"]
     assert set(at_best) == {"exact_match", "f1", "accuracy", "n", "has_ans", "no_ans"}
     assert at_best["f1"] == pytest.approx(best.scores.overall.f1) and at_best["f1"] >= result["f1"]
-    assert json.loads((model / "eval_results.json").read_text()) == {"dev-v2.json": result}
-    card = (model / "README.md").read_text()
+    assert json.loads((model / "eval_results.json").read_text(encoding="utf-8")) == {"dev-v2.json": result}
+    card = (model / "README.md").read_text(encoding="utf-8")
     assert f"beats its best span's score by more than `qa_null_threshold` = {threshold:.3f}" in card
     every = result.get("best_spans", result["has_ans"])["f1"]
     caught = f"{100 * result['no_ans']['accuracy']:.1f}%"
@@ -312,7 +312,7 @@ def test_evaluate_can_store_the_threshold_that_catches_a_share_of_the_unanswerab
     margins = {e.id: a.null_margin for e, a in zip(examples, answers, strict=True)}
     curve = trade_off({e.id: a.text for e, a in zip(examples, answers, strict=True)}, margins, examples)
     expected = max(p.threshold for p in curve if p.no_ans_accuracy >= share)
-    assert json.loads((model / "config.json").read_text())["qa_null_threshold"] == expected
+    assert json.loads((model / "config.json").read_text(encoding="utf-8"))["qa_null_threshold"] == expected
     assert result["no_ans"]["accuracy"] >= share  # recorded as the checkpoint now answers
     assert sum(margins[f"no-{i}"] > expected for i in range(2)) == 2 * share
 
@@ -335,7 +335,7 @@ def test_evaluate_refuses_a_share_it_cannot_use(tiny_bert_dir, squad2, capsys, e
     with pytest.raises(SystemExit) as exit_:
         evaluate.main(["--data", str(squad2), "--checkpoint", str(tiny_bert_dir), *extra])
     assert exit_.value.code == 2 and message in capsys.readouterr().err
-    assert "qa_null_threshold" not in json.loads((tiny_bert_dir / "config.json").read_text())
+    assert "qa_null_threshold" not in json.loads((tiny_bert_dir / "config.json").read_text(encoding="utf-8"))
 
 
 def test_evaluate_on_a_v1_file_prints_as_before_2_0(tiny_bert_dir, squad, tmp_path, capsys):
@@ -383,11 +383,11 @@ def _bad_files(folder: Path) -> dict[str, Path]:
         "not-json": folder / "broken.json",
         "bad-answer-end": folder / "hw7_bad.json",
     }
-    files["not-json"].write_text('{"data": [')
+    files["not-json"].write_text('{"data": [', encoding="utf-8")
     question = {"id": 7, "paragraph_id": 0, "question_text": "q?", "answer_text": "台北"}
     files["bad-answer-end"].write_text(
         json.dumps({"paragraphs": [CHINESE], "questions": [{**question, "answer_start": 0, "answer_end": 5}]})
-    )
+    , encoding="utf-8")
     return files
 
 

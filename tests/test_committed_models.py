@@ -32,7 +32,7 @@ def test_committed_model_is_a_plain_hugging_face_folder_under_100_mb(folder: Pat
     model = AutoModelForQuestionAnswering.from_pretrained(folder)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     assert model.config.num_labels == 2 and tokenizer("問題", "段落")["input_ids"]
-    assert (folder / "README.md").read_text().startswith(f"# {folder.name}\n")
+    assert (folder / "README.md").read_text(encoding="utf-8").startswith(f"# {folder.name}\n")
 
 
 def test_null_trained_candidate_says_not_in_the_paragraph_and_still_answers() -> None:

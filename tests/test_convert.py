@@ -94,13 +94,13 @@ def test_a_homework_file_becomes_squad_json_written_whole_and_the_counts_are_pri
         {"id": 1, "paragraph_id": 0, "question_text": "誰？", "answer_text": "乾", "answer_start": 22}
         | {"answer_end": 22},
     ]
-    source.write_text(json.dumps({"questions": questions, "paragraphs": [TRADITIONAL]}, ensure_ascii=False))
+    source.write_text(json.dumps({"questions": questions, "paragraphs": [TRADITIONAL]}, ensure_ascii=False), encoding="utf-8")
     assert main(["--to", "simplified", "--in", str(source), "--out", str(out)]) == 0
     assert capsys.readouterr().out == (
         f"{out}: kept 1 of 2 questions; dropped 1 answer(s) whose converted text is not at its converted offset "
         "(ids 1) and 1 question(s) left without an answer (ids 1).\n"
     )
-    assert "data" in json.loads(out.read_text())
+    assert "data" in json.loads(out.read_text(encoding="utf-8"))
     (example,) = load_data(out).examples  # the loader refuses an answer not at its offset
     assert (example.id, example.question, example.answers) == (
         "0",
@@ -116,7 +116,7 @@ def test_a_file_whose_every_answer_is_lost_is_refused_and_nothing_written(tmp_pa
         "context": SIMPLIFIED,
         "qas": [{"id": "q", "question": "?", "answers": [{"text": "发", "answer_start": 25}]}],
     }
-    source.write_text(json.dumps({"data": [{"title": "t", "paragraphs": [paragraph]}]}, ensure_ascii=False))
+    source.write_text(json.dumps({"data": [{"title": "t", "paragraphs": [paragraph]}]}, ensure_ascii=False), encoding="utf-8")
     with pytest.raises(DataError, match="no question kept its answer"):
         convert_file(source, out, "traditional")
     assert not out.exists()

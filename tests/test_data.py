@@ -179,7 +179,7 @@ def test_write_squad_round_trips_and_leaves_no_temporary_file(tmp_path, name):
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]
     assert (
         len(
-            json.loads(gzip.decompress(path.read_bytes()) if name.endswith(".gz") else path.read_text())[
+            json.loads(gzip.decompress(path.read_bytes()) if name.endswith(".gz") else path.read_text(encoding="utf-8"))[
                 "data"
             ]
         )
@@ -550,7 +550,7 @@ def _bad_files(folder: Path) -> dict[str, tuple[Path, dict]]:
     broken_gzip = folder / "broken.json.gz"
     broken_gzip.write_bytes(gzip.compress(b'{"data": []}')[:15])
     not_json, latin1 = folder / "bad.json", folder / "latin1.json"
-    not_json.write_text("{,}")
+    not_json.write_text("{,}", encoding="utf-8")
     latin1.write_bytes('{"data": [], "t": "café"}'.encode("latin-1"))
     return {
         "missing": (folder / "nope.json", {}),

@@ -349,8 +349,8 @@ def _with_null_threshold(model_dir, folder, threshold):
     import shutil
 
     shutil.copytree(model_dir, folder)
-    config = json.loads((folder / "config.json").read_text())
-    (folder / "config.json").write_text(json.dumps({**config, "qa_null_threshold": threshold}))
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    (folder / "config.json").write_text(json.dumps({**config, "qa_null_threshold": threshold}), encoding="utf-8")
     return folder
 
 

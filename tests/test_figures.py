@@ -33,6 +33,7 @@ from qa_core.explaining.trace_figures import (
 )
 from qa_core.files import REPO_ROOT
 from qa_core.settings import AnswerSettings, WindowSettings
+from tools.app_process import CHROMIUM
 
 QUESTION = "台北在哪裡？"
 CONTEXT = "台北是臺灣的首都，位於島嶼北部。" * 4 + "The cat sat on the mat in Paris, the capital of France."
@@ -343,14 +344,14 @@ def window_named(text: str) -> int:
 
 def test_one_window_numbering_everywhere(answer):
     """Dropdown, windows figure, score rows, span matrix and n-best all count windows from 1."""
-    import app
+    from ui.inside import window_choices
 
     trace = answer.trace
     n = len(trace.windows)
     winner = trace.winning_window
     assert n >= 3 and answer.n_best
     people = list(range(1, n + 1))
-    choices = app.window_choices(answer)
+    choices = window_choices(answer)
     assert [window_named(label) for label, _ in choices] == people
     assert [value for _, value in choices] == list(range(n))  # the values stay the records' indices
     assert "(answer)" in choices[winner][0]
@@ -366,11 +367,11 @@ def test_one_window_numbering_everywhere(answer):
 
 def test_the_answer_summary_gives_an_inclusive_range_and_the_python_slice(answer):
     """ "characters 3–5" is read as three characters; the slice is what a program uses."""
-    import app
+    from ui.ask import summary
 
-    summary = app.summary(answer, "tiny", in_int8=False)
-    assert f"characters {answer.start}–{answer.end - 1}, both included" in summary
-    assert f"`context[{answer.start}:{answer.end}]`" in summary
+    said = summary(answer, "tiny", in_int8=False)
+    assert f"characters {answer.start}–{answer.end - 1}, both included" in said
+    assert f"`context[{answer.start}:{answer.end}]`" in said
     assert CONTEXT[answer.start : answer.end] == answer.text
 
 
@@ -378,8 +379,9 @@ def test_the_apps_tables_have_their_columns_before_any_question():
     """An empty Dataframe would show the headers "1 | 2 | 3"; the app declares the figures' columns."""
     import app
 
-    assert app.ask_view.nbest.get_config()["headers"] == list(NBEST_COLUMNS)
-    assert app.trace_view.token_table.get_config()["headers"] == list(TOKEN_COLUMNS)
+    declared = {block.elem_id: block for block in app.demo.blocks.values()}
+    assert declared["nbest"].get_config()["headers"] == list(NBEST_COLUMNS)
+    assert declared["token-table"].get_config()["headers"] == list(TOKEN_COLUMNS)
 
 
 def test_every_title_line_fits_a_phone_wide_plot(answer):
@@ -515,8 +517,11 @@ def test_figures_serialise(answer):
         assert fig.to_json()
 
 
+@pytest.mark.integration  # kaleido starts Chromium
 def test_figures_render_to_png(bert_answer, tmp_path):
     pytest.importorskip("kaleido")
+    if not CHROMIUM.exists():
+        pytest.skip(f"kaleido draws PNGs with Chromium, not found at {CHROMIUM}")
     for index, fig in enumerate(all_figures(bert_answer)):
         path = tmp_path / f"figure{index}.png"
         fig.write_image(path)
@@ -528,8 +533,8 @@ def test_a_checkpoint_that_decides_no_answer_shows_the_null_position(tiny_bert_d
 
     folder = tmp_path / "null"
     shutil.copytree(tiny_bert_dir, folder)
-    config = json.loads((folder / "config.json").read_text())
-    (folder / "config.json").write_text(json.dumps({**config, "qa_null_threshold": -1e6}))
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    (folder / "config.json").write_text(json.dumps({**config, "qa_null_threshold": -1e6}), encoding="utf-8")
     trace = QAEngine.load(folder).answer("where is the cat?", "the cat sat on the mat").trace
     scores = trace_figures.scores_figure(trace)
     assert any(a.text.startswith("no answer: ") and a.x == 0 for a in scores.layout.annotations)

@@ -165,7 +165,7 @@ def test_a_series_trains_each_request_in_turn_with_a_learning_curve_each(jobs, r
     for placement in ("random", "centre"):
         folder = root / "user" / f"mine-{placement}"
         assert [p.step for p in curve_points(folder / "learning_curve.jsonl")] == [1, 2, 3, 4]
-        assert json.loads((folder / "training_config.json").read_text())["placement"] == placement
+        assert json.loads((folder / "training_config.json").read_text(encoding="utf-8"))["placement"] == placement
 
 
 def test_a_learning_curve_needs_a_step_count_and_at_most_ten_measurements(jobs):
@@ -261,7 +261,7 @@ def test_crash_while_saving_leaves_no_half_written_folder(jobs, root, earlier_ch
 
 def resident_mb() -> float:
     """This process's resident memory (VmRSS), as `top` shows it."""
-    line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmRSS:"))
+    line = next(x for x in Path("/proc/self/status").read_text(encoding="utf-8").splitlines() if x.startswith("VmRSS:"))
     return int(line.split()[1]) / 1024
 
 
@@ -270,7 +270,7 @@ def training_processes() -> list[int]:
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])  # "pid (name) state ppid ..."
+            parent = int(stat.read_text(encoding="utf-8").rsplit(")", 1)[1].split()[1])  # "pid (name) state ppid ..."
             command = (stat.parent / "cmdline").read_bytes().split(b"\0")
         except (OSError, IndexError):  # ended meanwhile
             continue
@@ -293,7 +293,7 @@ def is_gone(pid: int) -> bool:
     return not Path(f"/proc/{pid}").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_jobs_train_in_a_child_process_and_the_server_gets_the_memory_back(jobs):
     """The app grew by about 500 MB over three short jobs when it trained in its own process."""
     before = resident_mb()
@@ -335,7 +335,7 @@ def test_the_training_process_imports_neither_gradio_nor_the_app(jobs, tmp_path,
     jobs.start(tiny_request())
     assert wait_until_done(jobs).state == "finished"
 
-    imported = set(json.loads((tmp_path / "work" / "mine" / "trainer" / runners.MODULES_FILE).read_text()))
+    imported = set(json.loads((tmp_path / "work" / "mine" / "trainer" / runners.MODULES_FILE).read_text(encoding="utf-8")))
     assert {"qa_core.train.run", "qa_core.train.config"} <= imported
     assert not {"gradio", "app"} & imported  # a spawned child ran app.py as __mp_main__, importing gradio
     assert not any(name.startswith("gradio.") for name in imported)
@@ -424,7 +424,7 @@ def test_hw7_test_file_without_answers_is_refused(jobs, tmp_path):
 
 def test_file_that_is_not_json_is_refused(jobs, tmp_path):
     notes = tmp_path / "notes.json"
-    notes.write_text("question,answer\nwho,me\n")
+    notes.write_text("question,answer\nwho,me\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"notes\.json is not valid JSON"):
         jobs.start(tiny_request(notes))
 
@@ -455,7 +455,7 @@ def _uploads(folder: Path) -> dict[str, Path]:
     gzip_not_json = folder / "packed.json.gz"
     gzip_not_json.write_bytes(gzip.compress(b"question,answer\n"))
     not_json = folder / "malformed.json"
-    not_json.write_text("question,answer\nwho,me\n")
+    not_json.write_text("question,answer\nwho,me\n", encoding="utf-8")
     unanswered = {"paragraph_id": 0, "question_text": "who", "answer_text": None, "answer_start": None}
     questions = [{"id": i, **unanswered, "answer_end": None} for i in range(5)]
     return {
@@ -610,13 +610,13 @@ def test_bases_offer_the_shipped_models_and_the_base_encoders():
 
 
 def test_the_app_says_what_loading_the_upload_repaired_and_skipped():
-    import app  # declares the page only: no model is loaded
+    from ui.fine_tune import progress_text
 
     status = JobStatus("running", checkpoint="user/mine", training_questions=6, held_out_questions=1)
     starting = "Starting user/mine: loading the base model, 6 training and 1 held-out questions."
-    assert app.progress_text(status).endswith("\n\n" + starting)
+    assert progress_text(status).endswith("\n\n" + starting)
     repaired = replace(status, data_repairs=Repairs(moved_answers=1, skipped_answers=2, skipped_questions=2))
-    assert app.progress_text(repaired).endswith(
+    assert progress_text(repaired).endswith(
         f"\n\n{starting} In the file, 1 answer(s) were a character or two off their answer_start and were "
         "moved onto their text; 2 answer(s) whose text is not at their answer_start were skipped, and with "
         "them 2 question(s) that had no other answer."
@@ -624,16 +624,17 @@ def test_the_app_says_what_loading_the_upload_repaired_and_skipped():
 
 
 def test_the_app_names_the_run_of_a_series_and_the_models_it_saved():
-    import app
+    from ui.fine_tune import progress_text
+    from ui.words import LANGUAGE
 
     running = JobStatus("running", step=2, max_steps=4, checkpoint="user/mine-centre", run=2, runs=2)
-    assert " · run 2 of 2: `user/mine-centre`" in app.progress_text(running).split("\n\n")[0]
+    assert " · run 2 of 2: `user/mine-centre`" in progress_text(running).split("\n\n")[0]
     done = replace(running, state="finished", finished=("user/mine-random", "user/mine-centre"))
-    assert "`user/mine-random`, `user/mine-centre` are in the Ask tab's model picker" in app.progress_text(
+    assert "`user/mine-random`, `user/mine-centre` are in the Ask tab's model picker" in progress_text(
         done
     )
-    token = app.LANGUAGE.set("zh-Hant")
+    token = LANGUAGE.set("zh-Hant")
     try:
-        assert "第 2 次，共 2 次" in app.progress_text(running)
+        assert "第 2 次，共 2 次" in progress_text(running)
     finally:
-        app.LANGUAGE.reset(token)
+        LANGUAGE.reset(token)

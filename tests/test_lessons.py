@@ -124,7 +124,7 @@ def experiments_file(tiny_bert_dir, tmp_path_factory) -> Path:
 
 
 def test_the_experiments_command_writes_every_run_with_its_command_and_curves(experiments_file) -> None:
-    data = json.loads(experiments_file.read_text())
+    data = json.loads(experiments_file.read_text(encoding="utf-8"))
     assert {"command", "machine", "created", "recipe", "runs", "post_processing"} <= data.keys()
     assert data["recipe"]["seed"] == 2026 and data["command"].startswith("python -m qa_core.tooling.experiments")
     record = results.read(experiments_file)
@@ -151,18 +151,18 @@ def test_a_rerun_reads_measured_runs_back_instead_of_training_them_again(
     again = experiments_file.parent / "again.json"
     from qa_core.tooling.experiments.__main__ import main
 
-    recipe = json.loads(experiments_file.read_text())["recipe"]
+    recipe = json.loads(experiments_file.read_text(encoding="utf-8"))["recipe"]
     argv = ["--out", str(again), "--work", str(work)] + [f"--{k}={v}" for k, v in recipe.items()]
     assert main(argv) == 0
     assert {p: p.stat().st_mtime for p in before} == before
-    assert [r["final"] for r in json.loads(again.read_text())["runs"]] == [
-        r["final"] for r in json.loads(experiments_file.read_text())["runs"]
+    assert [r["final"] for r in json.loads(again.read_text(encoding="utf-8"))["runs"]] == [
+        r["final"] for r in json.loads(experiments_file.read_text(encoding="utf-8"))["runs"]
     ]
 
 
 def test_a_damaged_experiments_file_is_named_in_the_error(tmp_path) -> None:
     broken = tmp_path / "lessons.json"
-    broken.write_text(json.dumps({"command": "x"}))
+    broken.write_text(json.dumps({"command": "x"}), encoding="utf-8")
     with pytest.raises(ValueError, match="lessons.json is not an experiments file"):
         results.read(broken)
 

@@ -13,11 +13,11 @@ import pytest
 from app_server import make_checkpoints_root
 from gradio_client.utils import QueueError
 
-from app import LIMITS
 from qa_core.models import checkpoints
 from tools import load_test
 from tools.app_process import launched_app
 from tools.load_test import Expected, LoadPlan, run_load_test
+from ui.page import LIMITS
 
 QUEUE_SIZE = 16  # room for all 16 clients at once, small enough to flood with a few heavy questions
 PLAN = LoadPlan(clients=16, questions=2, timeout_s=180)
@@ -54,7 +54,7 @@ def loaded(tmp_path_factory):
         yield process, ref, run_load_test(process.url, PLAN, ref, process)
 
 
-@pytest.mark.slow  # starts the app: tens of seconds on a busy machine
+@pytest.mark.integration
 def test_every_answer_under_load_is_the_in_process_one(loaded):
     _, _, report = loaded
     assert set(asdict(report)) == REPORT_KEYS
@@ -67,7 +67,7 @@ def test_every_answer_under_load_is_the_in_process_one(loaded):
     assert 0 < report.server_rss_mb <= report.server_hwm_mb
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_a_flood_beyond_the_queue_is_refused_and_the_server_answers_after(loaded):
     process, ref, _ = loaded
     tea = ref.questions[3]  # the long paragraph: a heavy question with the most windows the engine allows

@@ -69,7 +69,7 @@ def _weights(folder: Path) -> dict[str, torch.Tensor]:
 
 
 def _curve(folder: Path) -> list[dict]:
-    return [json.loads(line) for line in (folder / "learning_curve.jsonl").read_text().splitlines()]
+    return [json.loads(line) for line in (folder / "learning_curve.jsonl").read_text(encoding="utf-8").splitlines()]
 
 
 def _assert_answers_exactly(folder: Path) -> QAEngine:
@@ -195,10 +195,10 @@ def test_a_short_run_saves_a_complete_folder_that_reloads_and_answers(tiny_bert_
     assert {"training_config.json", "README.md", "learning_curve.jsonl", "training_runs.json"} <= names
     assert not any(name.endswith(".bin") and name != "training_args.bin" for name in names)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [], "no temporary folder left"
-    assert json.loads((out / "training_config.json").read_text()) == asdict(config)
+    assert json.loads((out / "training_config.json").read_text(encoding="utf-8")) == asdict(config)
     assert [point["step"] for point in _curve(out)] == [2, 4, 5]
 
-    card = (out / "README.md").read_text()
+    card = (out / "README.md").read_text(encoding="utf-8")
     assert card.startswith("# model\n"), "titled by the final folder's name, not the temporary one's"
     (command,) = [line for line in card.splitlines() if "python -m qa_core.train" in line]
     assert ": 5 steps in " in command
@@ -234,7 +234,7 @@ def test_a_stopped_run_writes_nothing_and_the_next_run_resumes(tiny_bert_dir, da
     resumed = run(config, on_progress=lambda p: steps.append(p.step))
     assert (resumed.cancelled, resumed.steps) == (False, 5)
     assert min(steps) == 3, "training went on from checkpoint-2"
-    assert ": 5 steps in " in (Path(config.out) / "README.md").read_text()
+    assert ": 5 steps in " in (Path(config.out) / "README.md").read_text(encoding="utf-8")
     assert [point["step"] for point in _curve(Path(config.out))] == [1, 2, 3, 4, 5], "each step measured once"
     _assert_answers_exactly(Path(config.out))
 
@@ -246,10 +246,10 @@ def test_float16_saving_halves_the_file_keeps_notes_and_the_engine_still_compute
     config = replace(config, train=config.train * 2)  # read twice per epoch
     out = Path(config.out)
     out.mkdir()
-    (out / "model_card_notes.md").write_text("Written by hand.")
-    (out / "eval_results.json").write_text("{}")
+    (out / "model_card_notes.md").write_text("Written by hand.", encoding="utf-8")
+    (out / "eval_results.json").write_text("{}", encoding="utf-8")
     assert run(config).steps == 2
-    card = (out / "README.md").read_text()
+    card = (out / "README.md").read_text(encoding="utf-8")
     assert "## Notes\nWritten by hand." in card, "hand-written notes survive retraining"
     (data_line,) = [line for line in card.splitlines() if line.startswith("- Training data:")]
     assert data_line.endswith("listed 2 times: read 2 times per epoch")
@@ -277,7 +277,7 @@ def test_a_time_limit_ends_the_run_early_with_the_learning_rate_decayed(
     assert progress[-1].max_steps == result.steps, "progress shows the end the time limit set"
     last_rates = [p.learning_rate for p in progress if p.step >= result.steps - 1]
     assert max(last_rates) < 0.1 * config.learning_rate, "the schedule decayed by the end, not cut off"
-    assert f": {result.steps} steps in " in Path(config.out, "README.md").read_text()
+    assert f": {result.steps} steps in " in Path(config.out, "README.md").read_text(encoding="utf-8")
 
 
 def test_the_recorded_command_gives_switches_as_bare_flags_and_reproduces_the_config() -> None:
@@ -303,7 +303,7 @@ def test_training_files_keep_repairable_offsets_and_skip_the_rest_saying_how_man
         + [("off-by-1", "sat", 9)]
     ]
     path = tmp_path / "train.json"
-    path.write_text(json.dumps({"data": [{"title": "t", "paragraphs": [{"context": context, "qas": qas}]}]}))
+    path.write_text(json.dumps({"data": [{"title": "t", "paragraphs": [{"context": context, "qas": qas}]}]}), encoding="utf-8")
 
     with caplog.at_level(logging.INFO):
         examples = read_training_files(TrainConfig(base="b", train=[str(path)], out="o")).examples
@@ -394,9 +394,9 @@ def test_a_short_run_with_negatives_records_them_in_its_config_and_card(tiny_ber
     config = _config(tiny_bert_dir, data, tmp_path, negatives=0.5, negative_kinds=["other_paragraph"])
     assert run(config).steps == 5
     out = Path(config.out)
-    recorded = json.loads((out / "training_config.json").read_text())
+    recorded = json.loads((out / "training_config.json").read_text(encoding="utf-8"))
     assert (recorded["negatives"], recorded["negative_kinds"]) == (0.5, ["other_paragraph"])
-    card = (out / "README.md").read_text()
+    card = (out / "README.md").read_text(encoding="utf-8")
     assert (
         "- Questions without their answer (labelled at the first token), run 1: negatives made from the "
         "training data: 2 other_paragraph; impossible questions of the files: 0."
@@ -434,16 +434,16 @@ def test_a_base_s_null_threshold_is_not_carried_into_the_new_weights(
     tiny_bert_dir, data, tmp_path, caplog
 ) -> None:
     base = Path(shutil.copytree(tiny_bert_dir, tmp_path / "null-base"))
-    config = json.loads((base / "config.json").read_text())
-    (base / "config.json").write_text(json.dumps({**config, "qa_null_threshold": -1000.0}))  # abstains always
+    config = json.loads((base / "config.json").read_text(encoding="utf-8"))
+    (base / "config.json").write_text(json.dumps({**config, "qa_null_threshold": -1000.0}), encoding="utf-8")  # abstains always
     assert QAEngine.load(base).null_threshold == -1000.0
 
     with caplog.at_level(logging.INFO):
         run(_config(base, data, tmp_path, max_steps=2))
 
-    assert "qa_null_threshold" not in json.loads((tmp_path / "model" / "config.json").read_text())
+    assert "qa_null_threshold" not in json.loads((tmp_path / "model" / "config.json").read_text(encoding="utf-8"))
     assert QAEngine.load(tmp_path / "model").null_threshold is None  # answers every question until tuned
-    assert json.loads((base / "config.json").read_text())["qa_null_threshold"] == -1000.0
+    assert json.loads((base / "config.json").read_text(encoding="utf-8"))["qa_null_threshold"] == -1000.0
     assert "the base's qa_null_threshold is not carried over" in caplog.text
 
 
@@ -457,14 +457,14 @@ def test_a_null_trained_model_keeps_the_threshold_tuned_for_it(tiny_bert_dir, da
     argv = ["--data", str(tuning), "--checkpoint", config.out, "--max-length", "48", "--doc-stride", "8"]
     assert evaluate.main([*argv, "--set-null-threshold"]) == 0
     tuned = json.loads(capsys.readouterr().out.splitlines()[-1])
-    saved = json.loads((Path(config.out) / "config.json").read_text())["qa_null_threshold"]
+    saved = json.loads((Path(config.out) / "config.json").read_text(encoding="utf-8"))["qa_null_threshold"]
     assert saved == tuned["best_f1_threshold"]
     assert QAEngine.load(config.out).null_threshold == saved
     # what it prints and records is what the checkpoint now does: scored at the threshold it stored
     assert tuned["f1"] == pytest.approx(tuned["at_best_f1_threshold"]["f1"])
-    recorded = json.loads((Path(config.out) / "eval_results.json").read_text())["tune-v2.json"]
+    recorded = json.loads((Path(config.out) / "eval_results.json").read_text(encoding="utf-8"))["tune-v2.json"]
     assert recorded["f1"] == tuned["f1"] and recorded["no_ans"] == tuned["at_best_f1_threshold"]["no_ans"]
     assert evaluate.main(argv) == 0  # measured again, now with the engine deciding by that threshold
     again = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert again["f1"] == pytest.approx(tuned["f1"]) and again["no_ans"] == recorded["no_ans"]
-    assert "qa_null_threshold" not in json.loads((tiny_bert_dir / "config.json").read_text())
+    assert "qa_null_threshold" not in json.loads((tiny_bert_dir / "config.json").read_text(encoding="utf-8"))

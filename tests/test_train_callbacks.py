@@ -100,14 +100,14 @@ def test_time_budget_leaves_a_run_that_fits_alone(clock) -> None:
 
 
 def _points(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def test_evaluation_measures_every_nth_step_once_and_a_resumed_run_forgets_later_points(
     tiny_bert_dir, tmp_path, clock
 ) -> None:
     path = tmp_path / "learning_curve.jsonl"
-    path.write_text("".join(json.dumps({"step": 100 + s, "windows_seen": 0}) + "\n" for s in range(1, 6)))
+    path.write_text("".join(json.dumps({"step": 100 + s, "windows_seen": 0}) + "\n" for s in range(1, 6)), encoding="utf-8")
     curve = LearningCurve(path, offset_steps=100, offset_windows=1600)
     windows = WindowSettings(doc_stride=16, max_question_length=8)
     evaluation = Evaluation(

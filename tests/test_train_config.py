@@ -83,7 +83,7 @@ def test_evaluation_measures_windows_as_answering_does_with_the_runs_stride() ->
 
 @pytest.mark.parametrize("name", ["e5-small-zh-en-qa", "minilm-l6-en-qa"])
 def test_the_shipped_models_saved_configs_still_pass(name: str) -> None:
-    saved = json.loads((CHECKPOINTS / name / "training_config.json").read_text())
+    saved = json.loads((CHECKPOINTS / name / "training_config.json").read_text(encoding="utf-8"))
     assert saved["max_steps"] == -1, "saved before 0 meant 'train for the epochs'"
     check_config(TrainConfig(**saved))
 

@@ -183,7 +183,7 @@ def test_cli_trims_and_verifies_data_files(tiny_unigram_dir, tmp_path, capsys):
         ]
     }
     data = tmp_path / "train.json"
-    data.write_text(json.dumps(squad))
+    data.write_text(json.dumps(squad), encoding="utf-8")
     assert (
         main(["trim", "--model", str(tiny_unigram_dir), "--out", str(tmp_path / "out"), "--data", str(data)])
         == 0

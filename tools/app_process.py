@@ -90,7 +90,7 @@ def _wait_until_up(url: str, process: subprocess.Popen, log_file: Path) -> None:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(
-                f"app.py exited with code {process.returncode}:\n{log_file.read_text()[-4000:]}"
+                f"app.py exited with code {process.returncode}:\n{log_file.read_text(encoding='utf-8')[-4000:]}"
             )
         try:
             with _DIRECT.open(url, timeout=5) as response:
@@ -99,5 +99,5 @@ def _wait_until_up(url: str, process: subprocess.Popen, log_file: Path) -> None:
         except OSError:
             time.sleep(POLL_S)
     raise RuntimeError(
-        f"app.py did not answer at {url} within {START_TIMEOUT_S} s:\n{log_file.read_text()[-4000:]}"
+        f"app.py did not answer at {url} within {START_TIMEOUT_S} s:\n{log_file.read_text(encoding='utf-8')[-4000:]}"
     )

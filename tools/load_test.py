@@ -188,7 +188,7 @@ def ask(client: Client, ref: Reference, model: str, index: int, deadline: float)
 
 def server_memory_mb(pid: int) -> tuple[float, float]:
     """VmRSS and VmHWM (resident now, and at its peak) of a process on this machine, in MB."""
-    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8").splitlines()
     fields = dict(line.split(":", 1) for line in status if ":" in line)
     rss, hwm = (int(fields[key].split()[0]) / KIB_PER_MB for key in ("VmRSS", "VmHWM"))
     return rss, hwm

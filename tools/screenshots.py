@@ -22,6 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import app  # noqa: E402
 from tools.app_process import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from ui.ask import EXAMPLES  # noqa: E402
+from ui.words import LANGUAGES, TEXTS  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,7 @@ WAIT_MS = 120_000
 
 def ask(page: Page, label: str) -> str:
     """Ask an example on the Ask tab and wait for its answer; returns the question."""
-    example = next(e for e in app.EXAMPLES if e["label"] == label)
+    example = next(e for e in EXAMPLES if e["label"] == label)
     page.get_by_role("tab", name="Ask").click()
     before = page.locator("#answer-summary").inner_text()
     page.locator("#paragraph textarea").fill(example["context"])
@@ -88,8 +90,8 @@ def take(url: str, out: Path, chromium: str) -> list[Path]:
         )
         lessons(page, out / "lessons.png")
         lecture(page, out / "lecture.png", "Lecture")
-        page.locator("#language").get_by_text(app.LANGUAGES["zh-Hant"]).click()
-        lecture(page, out / "lecture-zh.png", app.TEXTS["zh-Hant"]["tab.lecture"])
+        page.locator("#language").get_by_text(LANGUAGES["zh-Hant"]).click()
+        lecture(page, out / "lecture-zh.png", TEXTS["zh-Hant"]["tab.lecture"])
         browser.close()
     return [out / f"{name}.png" for name in ("ask", "inside", "why", "lessons", "lecture", "lecture-zh")]
 

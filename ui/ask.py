@@ -265,6 +265,7 @@ def render(page: Page) -> AskPart:
         with worded(gr.Accordion, label=key("ask.how"), open=False):
             worded(gr.Markdown, value=key("explain.answer"))
             worded(gr.Markdown, value=key("explain.n_best"))
+        gr.api(answer_api, api_name="answer", concurrency_id="model")  # a block: it belongs inside the tab
     answered = ask_button.click(
         in_page_language(ask),
         [question, context, model_picker, *settings, page.language],
@@ -275,7 +276,6 @@ def render(page: Page) -> AskPart:
         # with a TypeError that reaches the client as a bare "error"
         preprocess=False,
     )
-    gr.api(answer_api, api_name="answer", concurrency_id="model")
     refresh_button.click(refresh_models, model_picker, model_picker, api_name="models")
     page.blocks.load(refresh_models, model_picker, model_picker, api_visibility="private")
     return AskPart(question, context, model_picker, view, answered)

@@ -54,7 +54,7 @@ from qa_core.models.checkpoints import NULL_THRESHOLD_KEY
 def record(checkpoint: Path, data_file: str, limit: int, result: dict) -> None:
     """Add this measurement to the checkpoint's eval_results.json and re-render its README."""
     path = checkpoint / "eval_results.json"
-    results = json.loads(path.read_text()) if path.exists() else {}
+    results = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     results[model_card.evaluation_key(data_file, limit)] = result
     write_text_atomically(path, json.dumps(results, indent=2) + "\n")  # earlier measurements are never lost
     model_card.render(checkpoint)
@@ -63,7 +63,7 @@ def record(checkpoint: Path, data_file: str, limit: int, result: dict) -> None:
 def set_null_threshold(checkpoint: Path, threshold: float) -> None:
     """Record the tuned threshold in the checkpoint's config.json, which marks it as trained for "no answer"."""
     path = checkpoint / "config.json"
-    config = json.loads(path.read_text())
+    config = json.loads(path.read_text(encoding="utf-8"))
     config[NULL_THRESHOLD_KEY] = threshold  # unrounded: rounding could move it across a margin
     write_text_atomically(path, json.dumps(config, indent=2) + "\n")
 

@@ -56,7 +56,7 @@ class LearningCurve:
         """Add a measurement at this run's ``step`` after ``windows_seen`` windows of this run."""
         line = {"step": self.offset_steps + step, "windows_seen": self.offset_windows + windows_seen, **point}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a") as f:
+        with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(line) + "\n")
 
     def forget_after(self, step: int) -> None:
@@ -64,7 +64,7 @@ class LearningCurve:
         lines = read_text(self.path).splitlines()
         kept = [line for line in lines if json.loads(line)["step"] <= self.offset_steps + step]
         if len(kept) < len(lines):
-            self.path.write_text("".join(line + "\n" for line in kept))
+            self.path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
 
 def curve_points(path: Path) -> tuple[CurvePoint, ...]:

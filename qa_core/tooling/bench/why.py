@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:32s} median {timing['median_s']:.3f} s, slowest {timing['max_s']:.3f} s ({tokens} tokens)"
         )
     if args.out:
-        args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return 0
 
 

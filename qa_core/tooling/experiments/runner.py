@@ -59,14 +59,14 @@ def train_and_measure(recipe: Recipe, run: Run, work: Path, examples: list[Examp
     """Train ``run`` (unless its model is there) and measure it on the final slice (unless it was)."""
     done = work / run.name / "result.json"
     if done.is_file():
-        return results.run_from(json.loads(done.read_text()))
+        return results.run_from(json.loads(done.read_text(encoding="utf-8")))
     config = recipe.config(run, work)
     losses_file = work / run.name / "losses.json"
     if not losses_file.is_file():
         log.info("training %s: %s", run.name, run.about)
         losses, seconds = _train(config)
-        losses_file.write_text(json.dumps({"seconds": seconds, "losses": losses}))
-    trained = json.loads(losses_file.read_text())
+        losses_file.write_text(json.dumps({"seconds": seconds, "losses": losses}), encoding="utf-8")
+    trained = json.loads(losses_file.read_text(encoding="utf-8"))
     engine = QAEngine.load(config.out)
     settings = AnswerSettings(windows=config.eval_windows())
     answers = answer_all(engine, examples, settings)
@@ -81,7 +81,7 @@ def train_and_measure(recipe: Recipe, run: Run, work: Path, examples: list[Examp
         final=run_scores(answers, examples),
         by_position=by_position(answers, examples, positions),
     )
-    done.write_text(json.dumps(asdict(record), ensure_ascii=False))
+    done.write_text(json.dumps(asdict(record), ensure_ascii=False), encoding="utf-8")
     return record
 
 

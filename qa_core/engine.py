@@ -18,6 +18,8 @@ import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer, PreTrainedTokenizerBase
 
 from .checkpoints import check_exists
+from .device import Choice
+from .device import pick as pick_device
 from .int8 import CALIBRATION_PAIRS
 from .int8 import quantize as int8_quantize
 from .postprocess import (
@@ -121,18 +123,20 @@ class QAEngine:
         return None if value is None else float(value)
 
     @classmethod
-    def load(cls, path: str | Path, *, int8: bool = False) -> QAEngine:
+    def load(cls, path: str | Path, *, int8: bool = False, device: Choice | None = None) -> QAEngine:
         """Load a Hugging Face question-answering folder or hub id (safetensors weights only).
 
         The model always computes in float32, also from a checkpoint saved in float16: half precision on a
-        CPU is slow and loses accuracy, while the smaller file is all that float16 saving is for.
+        CPU is slow and loses accuracy, while the smaller file is all that float16 saving is for. The
+        device comes from ``device.pick`` (the CPU unless asked otherwise); scores come back to the CPU.
         """
+        where = pick_device(device, int8=int8)  # a contradiction (int8 on CUDA) fails before any loading
         check_exists(path)  # a mistyped folder: one line, not a minute of hub retries
         _check_safetensors(Path(path))
         tokenizer = AutoTokenizer.from_pretrained(str(path))
         model = AutoModelForQuestionAnswering.from_pretrained(
             str(path), use_safetensors=True, dtype=torch.float32
-        )
+        ).to(where)
         engine = cls(model, tokenizer, source=str(path))
         if int8:
             engine.model = int8_quantize(model, lambda: engine.answer_many(CALIBRATION_PAIRS))

@@ -34,6 +34,7 @@ from pathlib import Path
 from .data import DataError, Example, misplaced_answers
 from .engine import NULL_THRESHOLD_KEY
 from .files import write_text_atomically
+from .flags import one_style
 from .metrics import (
     BestThreshold,
     Scores,
@@ -247,7 +248,7 @@ def _parser() -> argparse.ArgumentParser:
         "the file's unanswerable questions unanswerable, instead of the best-F1 one. Use it when the model "
         "was trained on the file's answerable questions, whose spans are surer than on new text.",
     )
-    return parser
+    return one_style(parser)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -327,10 +327,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from .checkpoints import default_checkpoint
     from .files import REPO_ROOT
+    from .flags import one_style
 
     parser = argparse.ArgumentParser(prog="python -m qa_core.lecture", description=main.__doc__)
     parser.add_argument("--checkpoint", help="Model folder (default: the shipped default checkpoint).")
-    args = parser.parse_args(argv)
+    args = one_style(parser).parse_args(argv)
     engine = QAEngine.load(args.checkpoint or default_checkpoint())
     examples = json.loads((REPO_ROOT / "assets" / "lecture_examples.json").read_text(encoding="utf-8"))
     for example in examples["contexts"]:

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from .. import checkpoints
+from ..flags import one_style
 from . import vocab_trim
 from .build import BASES, CACHE_ENV, DERIVED, default_cache_dir, fetch_base, how_to_make
 from .vocab_trim import texts_of, trim_vocabulary, verify_same_tokenisation
@@ -40,7 +41,7 @@ def parser() -> argparse.ArgumentParser:
     trim.add_argument(
         "--data", required=True, nargs="+", help="QA data files whose texts must tokenise the same"
     )
-    return parser
+    return one_style(parser)
 
 
 def list_bases(cache_dir: str | None = None) -> None:

@@ -22,6 +22,7 @@ from .. import figures, lecture, lecture_figures
 from ..checkpoints import default_checkpoint
 from ..engine import QAEngine
 from ..files import REPO_ROOT
+from ..flags import one_style
 from .why import measure
 
 
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", help="Model folder (default: the shipped default checkpoint).")
     parser.add_argument("--runs", type=int, default=5, help="Timed runs of each view after one warm-up.")
     parser.add_argument("--threads", type=int, default=2, help="Torch threads (the app's machine: 2 cores).")
-    args = parser.parse_args(argv)
+    args = one_style(parser).parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
     engine = QAEngine.load(args.checkpoint or default_checkpoint())

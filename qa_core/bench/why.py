@@ -24,6 +24,7 @@ from .. import why
 from ..checkpoints import default_checkpoint
 from ..engine import QAEngine
 from ..files import REPO_ROOT
+from ..flags import one_style
 from ..records import Trace
 from ..settings import AttributionSettings
 
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="Timed runs of each view after one warm-up.")
     parser.add_argument("--threads", type=int, default=2, help="Torch threads (the app's machine: 2 cores).")
     parser.add_argument("--out", type=Path, help="Also write the report here as JSON.")
-    args = parser.parse_args(argv)
+    args = one_style(parser).parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
     engine = QAEngine.load(args.checkpoint or default_checkpoint())

@@ -15,6 +15,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from ..flags import one_style
 from . import results
 from .plan import Recipe
 from .runner import run_all
@@ -30,7 +31,7 @@ def parser() -> argparse.ArgumentParser:
         parser.add_argument(
             f"--{field.name}", type=type(field.default), default=field.default, help=field.metadata["help"]
         )
-    return parser
+    return one_style(parser)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from ..engine import NULL_THRESHOLD_KEY
+from ..flags import dashed
 from .config import COMMAND
 from .curve import FILE_NAME as CURVE_FILE
 
@@ -82,10 +83,10 @@ def train_command(config: dict, defaults: dict) -> str:
         if key in defaults and value == defaults[key]:
             continue
         if value is True:  # a switch that is off by default, such as --bf16
-            parts.append(f"--{key}")
+            parts.append(dashed(f"--{key}"))
             continue
         values = value if isinstance(value, list) else [value]
-        parts += [f"--{key}", *(str(v) for v in values)]
+        parts += [dashed(f"--{key}"), *(str(v) for v in values)]
     return f"{COMMAND} {shlex.join(parts)}"
 
 

@@ -12,7 +12,10 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent  # assets/, checkpoints/, runs/ and .cache/ live here
+# assets/, checkpoints/, runs/ and .cache/ live in the checkout. Installed with `pip install .` the code sits in
+# site-packages without them, so the commands then read them from the folder they are started in.
+_CODE_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = _CODE_ROOT if (_CODE_ROOT / "assets").is_dir() else Path.cwd()
 
 
 def write_bytes_atomically(path: str | Path, payload: bytes) -> Path:

@@ -130,7 +130,7 @@ def test_the_experiments_command_writes_every_run_with_its_command_and_curves(ex
     record = results.read(experiments_file)
     assert [r.name for r in record.runs] == [r.name for r in RUNS]
     for run, planned in zip(record.runs, RUNS, strict=True):
-        assert run.command.startswith("python -m qa_core.train ") and "--max_steps 4" in run.command
+        assert run.command.startswith("python -m qa_core.train ") and "--max-steps 4" in run.command
         for option, value in planned.changes.items():
             assert f"--{option} {value}" in run.command
         assert [p.step for p in run.curve if p.scores] == [2, 4] and run.final.n == 8

@@ -283,7 +283,7 @@ def test_a_time_limit_ends_the_run_early_with_the_learning_rate_decayed(
 def test_the_recorded_command_gives_switches_as_bare_flags_and_reproduces_the_config() -> None:
     config = TrainConfig(base="b", train=["t.json"], out="o", bf16=True, freeze_embeddings=False)
     command = train_command(asdict(config), defaults())
-    assert command.endswith("--freeze_embeddings False --bf16")
+    assert command.endswith("--freeze-embeddings False --bf16")
     arguments = shlex.split(command.removeprefix("python -m qa_core.train"))
     assert parser().parse_args_into_dataclasses(args=arguments) == (config,)
 
@@ -402,7 +402,7 @@ def test_a_short_run_with_negatives_records_them_in_its_config_and_card(tiny_ber
         "training data: 2 other_paragraph; impossible questions of the files: 0."
     ) in card
     (command,) = [line for line in card.splitlines() if "python -m qa_core.train" in line]
-    assert "--negatives 0.5 --negative_kinds other_paragraph" in command
+    assert "--negatives 0.5 --negative-kinds other_paragraph" in command
     arguments = shlex.split(command.split("`")[1].removeprefix("python -m qa_core.train"))
     assert parser().parse_args_into_dataclasses(args=arguments) == (config,)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -24,24 +25,28 @@ def _config(**changes) -> TrainConfig:
 
 def test_help_names_the_command_and_offers_the_choices_and_ranges() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "qa_core.train", "--help"], cwd=REPO_ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "qa_core.train", "--help"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "1000"},  # argparse wraps at the terminal's width, also inside --a-b
     )
     assert result.returncode == 0, result.stderr
-    text = " ".join(result.stdout.split())  # argparse wraps lines at the terminal's width
+    text = " ".join(result.stdout.split())
     assert text.startswith("usage: python -m qa_core.train ")
     for choices in (
         "--placement {random,centre}",
         "--schedule {linear,constant}",
-        "--save_dtype {float32,float16}",
+        "--save-dtype {float32,float16}",
     ):
         assert choices in text
     assert "Range: 32 to 512 tokens. (default: 256)" in text
     assert (
-        "--freeze_embeddings [FREEZE_EMBEDDINGS], --freeze-embeddings [FREEZE_EMBEDDINGS] Keep the word embeddings "
-        "fixed (default; --no_freeze_embeddings trains them). (default: True)"
+        "--freeze-embeddings [FREEZE_EMBEDDINGS] Keep the word embeddings "
+        "fixed (default; --no-freeze-embeddings trains them). (default: True)"
     ) in text
     # the negation's help says what it does, not the field's words with a "(default: False)" that misreads
-    assert "--no_freeze_embeddings, --no-freeze-embeddings The same as --freeze_embeddings False. --" in text
+    assert "--no-freeze-embeddings The same as --freeze-embeddings False. --" in text
     assert text.count("Keep the word embeddings fixed") == 1
 
 

@@ -30,11 +30,13 @@ from ui.page import (
     default_model,
     load_engine,
     model_names,
+    model_run,
     refresh_models,
     refuse,
     slider,
 )
-from ui.words import in_page_language, key, text, worded
+from ui.words import key, text, worded
+from ui.zerogpu import gpu
 
 EXAMPLES = asset("examples.json")
 HIGHLIGHT_COLOURS = {"answer": "#fbbf24"}
@@ -265,9 +267,9 @@ def render(page: Page) -> AskPart:
         with worded(gr.Accordion, label=key("ask.how"), open=False):
             worded(gr.Markdown, value=key("explain.answer"))
             worded(gr.Markdown, value=key("explain.n_best"))
-        gr.api(answer_api, api_name="answer", concurrency_id="model")  # a block: it belongs inside the tab
+        gr.api(gpu(answer_api), api_name="answer", concurrency_id="model")  # a block: it belongs inside the tab
     answered = ask_button.click(
-        in_page_language(ask),
+        model_run(ask),
         [question, context, model_picker, *settings, page.language],
         list(view),
         api_name="ask",

@@ -25,6 +25,7 @@ from qa_core.models import checkpoints, int8
 from qa_core.models.model_cache import ModelCache
 from qa_core.settings import RequestLimits, bound_of, default_of
 from ui.words import DEFAULT_LANGUAGE, Key, in_page_language, worded
+from ui.zerogpu import gpu
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 LIMITS = RequestLimits(max_chars=20_000, max_windows=64)  # ~ 20k characters of Chinese at the defaults
@@ -80,6 +81,14 @@ def refuse(error: Exception) -> gr.Error:
     return gr.Error(str(error), print_exception=False)
 
 
+def model_run(callback: Callable) -> Callable:
+    """A callback that runs a model, in the page's language; on a ZeroGPU Space it holds the lent GPU meanwhile.
+
+    The language is set inside the wrapped call, since ZeroGPU may run it in another process.
+    """
+    return gpu(in_page_language(callback))
+
+
 def within(value: float, low: int, high: int) -> int:
     """A slider's value as a whole number inside the current model's range (another model may have fewer layers)."""
     return min(max(int(value), low), high)
@@ -114,7 +123,7 @@ def asset(name: str) -> Any:
 def computed_view(page: Page, button: Any, compute: Callable, inputs: list, view: tuple) -> None:
     """``button`` runs ``compute`` (a model run) and fills ``view``; its endpoint is named after ``compute``."""
     button.click(
-        in_page_language(compute),
+        model_run(compute),
         [*inputs, page.language],
         list(view),
         api_name=compute.__name__,

@@ -13,7 +13,17 @@ from qa_core.explaining.style import message_figure
 from qa_core.explaining.why_records import Explanation
 from qa_core.settings import AttributionMethod, AttributionSettings, choices, default_of
 from ui.ask import AskPart
-from ui.page import NARROW_MIN_WIDTH, SESSION_TTL_S, Page, load_engine, refuse, slider, within, write_csv
+from ui.page import (
+    NARROW_MIN_WIDTH,
+    SESSION_TTL_S,
+    Page,
+    load_engine,
+    model_run,
+    refuse,
+    slider,
+    within,
+    write_csv,
+)
 from ui.words import in_page_language, key, text, worded
 
 WHY_RESULTS = 64  # explanations kept: one question's lens, attention and a few attributions each
@@ -270,7 +280,7 @@ def render(page: Page, asked: AskPart) -> None:
     picked["cell"].click(use_cell, [page.last_answer, picked["start"], picked["end"]], span, api_name="why_cell")
     settings = [picked["method"], picked["steps"], view.layer, view.head]
     picked["button"].click(
-        in_page_language(explain),
+        model_run(explain),
         [page.last_answer, page.last_model, span, contrast, *settings, hide_special, page.language],
         list(view),
         api_name="explain",

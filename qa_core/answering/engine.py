@@ -31,6 +31,8 @@ from qa_core.answering.postprocess import (
 from qa_core.answering.records import Answer, Candidate, NullDecision, Trace, Window, WindowTrace
 from qa_core.answering.windows import PairEncoding, encode_pairs, make_windows, max_context_mask
 from qa_core.models.checkpoints import NULL_THRESHOLD_KEY, check_exists
+from qa_core.models.device import Choice
+from qa_core.models.device import pick as pick_device
 from qa_core.models.int8 import CALIBRATION_PAIRS
 from qa_core.models.int8 import quantize as int8_quantize
 from qa_core.models.model_cache import weights_version
@@ -130,18 +132,20 @@ class QAEngine:
         return None if value is None else float(value)
 
     @classmethod
-    def load(cls, path: str | Path, *, int8: bool = False) -> QAEngine:
+    def load(cls, path: str | Path, *, int8: bool = False, device: Choice | None = None) -> QAEngine:
         """Load a Hugging Face question-answering folder or hub id (safetensors weights only).
 
         The model always computes in float32, also from a checkpoint saved in float16: half precision on a
-        CPU is slow and loses accuracy, while the smaller file is all that float16 saving is for.
+        CPU is slow and loses accuracy, while the smaller file is all that float16 saving is for. The
+        device comes from ``device.pick`` (the CPU unless asked otherwise); scores come back to the CPU.
         """
+        where = pick_device(device, int8=int8)  # a contradiction (int8 on CUDA) fails before any loading
         check_exists(path)  # a mistyped folder: one line, not a minute of hub retries
         _check_safetensors(Path(path))
         tokenizer = AutoTokenizer.from_pretrained(str(path))
         model = AutoModelForQuestionAnswering.from_pretrained(
             str(path), use_safetensors=True, dtype=torch.float32
-        )
+        ).to(where)
         engine = cls(model, tokenizer, source=str(path))
         if int8:
             engine.model = int8_quantize(model, lambda: engine.answer_many(CALIBRATION_PAIRS))

@@ -24,6 +24,7 @@ from typing import Literal
 import opencc
 
 from qa_core.data.squad import DataError, Example, GoldAnswer, _ids, load_data, write_squad
+from qa_core.flags import one_style
 from qa_core.settings import choices
 
 Script = Literal["simplified", "traditional"]  # the script a file is converted to
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", required=True, type=Path, help="Where to write the SQuAD JSON (.json or .json.gz)."
     )
-    args = parser.parse_args(argv)
+    args = one_style(parser).parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         conversion = convert_file(args.source, args.out, args.to)

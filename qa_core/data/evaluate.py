@@ -47,6 +47,7 @@ from qa_core.data.metrics import (
 from qa_core.data.predict import add_model_arguments, answer_all, load_from_args, predictions_by_id
 from qa_core.data.squad import DataError, Example, misplaced_answers
 from qa_core.files import write_text_atomically
+from qa_core.flags import one_style
 from qa_core.models import model_card
 from qa_core.models.checkpoints import NULL_THRESHOLD_KEY
 
@@ -247,7 +248,7 @@ def _parser() -> argparse.ArgumentParser:
         "the file's unanswerable questions unanswerable, instead of the best-F1 one. Use it when the model "
         "was trained on the file's answerable questions, whose spans are surer than on new text.",
     )
-    return parser
+    return one_style(parser)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     from qa_core.data.squad import DataError, load_examples, write_squad
+    from qa_core.flags import one_style
 
     parser = argparse.ArgumentParser(
         prog="python -m qa_core.data.negatives", description=__doc__.splitlines()[0]
@@ -142,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         "--kinds", nargs="+", default=list(get_args(NegativeKind)), choices=get_args(NegativeKind)
     )
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+    args = one_style(parser).parse_args(argv)
     try:
         examples = load_examples(args.data, bad_offsets="keep", drop_empty_questions=True)
     except DataError as error:

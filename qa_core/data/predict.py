@@ -28,6 +28,7 @@ from qa_core.answering.engine import QAEngine
 from qa_core.answering.records import Answer
 from qa_core.data.squad import DataError, Example, load_data
 from qa_core.files import write_text_atomically
+from qa_core.flags import one_style
 from qa_core.models.checkpoints import default_checkpoint
 from qa_core.settings import AnswerSettings, SpanRules, WindowSettings, default_of, help_of
 
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="Also write the homework's ID,Answer CSV (always the best span: its questions all have one).",
     )
-    args = parser.parse_args(argv)
+    args = one_style(parser).parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         run = load_from_args(args)

@@ -326,11 +326,12 @@ def main(argv: list[str] | None = None) -> int:
     import json
 
     from qa_core.files import REPO_ROOT
+    from qa_core.flags import one_style
     from qa_core.models.checkpoints import default_checkpoint
 
     parser = argparse.ArgumentParser(prog="python -m qa_core.explaining.lecture", description=main.__doc__)
     parser.add_argument("--checkpoint", help="Model folder (default: the shipped default checkpoint).")
-    args = parser.parse_args(argv)
+    args = one_style(parser).parse_args(argv)
     engine = QAEngine.load(args.checkpoint or default_checkpoint())
     examples = json.loads((REPO_ROOT / "assets" / "lecture_examples.json").read_text(encoding="utf-8"))
     for example in examples["contexts"]:

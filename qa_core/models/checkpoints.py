@@ -33,7 +33,7 @@ def default_checkpoint(root: Path = ROOT) -> Path:
     if not is_model_dir(path):
         raise FileNotFoundError(
             f"No default checkpoint in {path}. Clone the repository with its checkpoints "
-            "(git lfs pull on a Hugging Face Space), train one with `python -m qa_core.train`, "
+            "(on a Space, upload them with `python -m qa_core.tooling.deploy`), train one with `python -m qa_core.train`, "
             "or choose another model folder or hub id (--checkpoint on the command line)."
         )
     return path

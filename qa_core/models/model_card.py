@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from qa_core.flags import dashed
 from qa_core.models.checkpoints import NULL_THRESHOLD_KEY
 from qa_core.models.curve import FILE_NAME as CURVE_FILE
 
@@ -82,10 +83,10 @@ def train_command(config: dict, defaults: dict) -> str:
         if key in defaults and value == defaults[key]:
             continue
         if value is True:  # a switch that is off by default, such as --bf16
-            parts.append(f"--{key}")
+            parts.append(dashed(f"--{key}"))
             continue
         values = value if isinstance(value, list) else [value]
-        parts += [f"--{key}", *(str(v) for v in values)]
+        parts += [dashed(f"--{key}"), *(str(v) for v in values)]
     return f"{COMMAND} {shlex.join(parts)}"
 
 

@@ -4,7 +4,7 @@
 
 Because it is the stock Trainer, ``torchrun --nproc_per_node 4 -m qa_core.train ...`` or
 ``accelerate launch -m qa_core.train ...`` train on several GPUs unchanged. An interrupted run
-resumes from the last checkpoint in ``--work_dir`` when started again with the same command.
+resumes from the last checkpoint in ``--work-dir`` when started again with the same command.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from types import MappingProxyType
 
 from transformers import HfArgumentParser
 
+from qa_core.flags import dashed, one_style
 from qa_core.models.model_card import COMMAND
 from qa_core.settings import Bound
 from qa_core.train.config import TrainConfig
@@ -41,7 +42,7 @@ class _SettingsParser(HfArgumentParser):
             # HfArgumentParser gives --no_<name> the field's own help and "(default: False)", which
             # misreads as that switch doing what the field does; say what it does, and no default.
             negation = parser._option_string_actions[f"--no_{field.name}"]
-            negation.help = f"The same as --{field.name} False."
+            negation.help = f"The same as {dashed('--' + field.name)} False."
             negation.default = SUPPRESS
 
 
@@ -60,7 +61,7 @@ def _help(metadata: MappingProxyType) -> str:
 
 def parser() -> HfArgumentParser:
     """The command line of ``TrainConfig``: one option per field, with its help, range and choices."""
-    return _SettingsParser(TrainConfig, prog=COMMAND, description=__doc__.split("\n\n")[0])
+    return one_style(_SettingsParser(TrainConfig, prog=COMMAND, description=__doc__.split("\n\n")[0]))
 
 
 def main(argv: list[str] | None = None) -> int:

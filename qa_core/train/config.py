@@ -74,7 +74,7 @@ class TrainConfig:
     max_question_length: int = _answering("max_question_length", "Question tokens kept; longer ones are cut.")
     eval_max_length: int = _answering(
         "max_length",
-        "Tokens per window when measuring EM/F1: the answering default, or this run's --max_length to "
+        "Tokens per window when measuring EM/F1: the answering default, or this run's --max-length to "
         "measure on windows like the training ones.",
     )
     epochs: float = setting(1.0, "Passes over the training questions.", Bound(0, None, 0.1, "epochs"))
@@ -117,7 +117,7 @@ class TrainConfig:
         "(answer_removed), or another paragraph of the same article without the answer (other_paragraph).",
     )
     freeze_embeddings: bool = setting(
-        True, "Keep the word embeddings fixed (default; --no_freeze_embeddings trains them)."
+        True, "Keep the word embeddings fixed (default; --no-freeze-embeddings trains them)."
     )
     freeze_layers: int = setting(
         0, "Keep the embeddings and this many lowest layers fixed.", Bound(0, None, 1, "layers")

@@ -178,11 +178,11 @@ class TrainingData:
 
 
 def read_training_files(config: TrainConfig) -> TrainingData:
-    """All questions of the training files (a seeded sample of each if --max_questions is set), and negatives.
+    """All questions of the training files (a seeded sample of each if --max-questions is set), and negatives.
 
     Training needs each answer's offset, and official files have some wrong ones: answers within two
     characters of their text are moved onto it, the rest are skipped; the loader logs both counts.
-    Negatives are made from the sampled questions only, so --max_questions bounds what a run reads.
+    Negatives are made from the sampled questions only, so --max-questions bounds what a run reads.
     """
     rng = random.Random(config.seed)
     examples: list[Example] = []

@@ -13,6 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
+from qa_core.flags import one_style
 from qa_core.models import checkpoints
 from qa_core.tooling.base_models import vocab_trim
 from qa_core.tooling.base_models.build import (
@@ -47,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
     trim.add_argument(
         "--data", required=True, nargs="+", help="QA data files whose texts must tokenise the same"
     )
-    return parser
+    return one_style(parser)
 
 
 def list_bases(cache_dir: str | None = None) -> None:

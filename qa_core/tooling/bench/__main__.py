@@ -13,6 +13,7 @@ import json
 import logging
 from pathlib import Path
 
+from qa_core.flags import one_style
 from qa_core.models.checkpoints import default_checkpoint
 from qa_core.tooling.bench.run import DEFAULT_DATA, Baseline, run, setup_baseline, summary
 
@@ -39,7 +40,7 @@ def parser() -> argparse.ArgumentParser:
         help="Folder holding drcd/DRCD_dev.json and squad/dev-v1.1-no-xquad.json.",
     )
     parser.add_argument("--setup-baseline", action="store_true", help="Create the baseline venv and exit.")
-    return parser
+    return one_style(parser)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,6 +21,7 @@ import torch
 from qa_core.answering.engine import QAEngine
 from qa_core.explaining import lecture, lecture_figures, trace_figures
 from qa_core.files import REPO_ROOT
+from qa_core.flags import one_style
 from qa_core.models.checkpoints import default_checkpoint
 from qa_core.tooling.bench.why import measure
 
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", help="Model folder (default: the shipped default checkpoint).")
     parser.add_argument("--runs", type=int, default=5, help="Timed runs of each view after one warm-up.")
     parser.add_argument("--threads", type=int, default=2, help="Torch threads (the app's machine: 2 cores).")
-    args = parser.parse_args(argv)
+    args = one_style(parser).parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
     engine = QAEngine.load(args.checkpoint or default_checkpoint())

@@ -24,6 +24,7 @@ from qa_core.answering.engine import QAEngine
 from qa_core.answering.records import Trace
 from qa_core.explaining import why
 from qa_core.files import REPO_ROOT
+from qa_core.flags import one_style
 from qa_core.models.checkpoints import default_checkpoint
 from qa_core.settings import AttributionSettings
 
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="Timed runs of each view after one warm-up.")
     parser.add_argument("--threads", type=int, default=2, help="Torch threads (the app's machine: 2 cores).")
     parser.add_argument("--out", type=Path, help="Also write the report here as JSON.")
-    args = parser.parse_args(argv)
+    args = one_style(parser).parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
     engine = QAEngine.load(args.checkpoint or default_checkpoint())

@@ -15,6 +15,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from qa_core.flags import one_style
 from qa_core.tooling.experiments import results
 from qa_core.tooling.experiments.plan import Recipe
 from qa_core.tooling.experiments.runner import run_all
@@ -30,7 +31,7 @@ def parser() -> argparse.ArgumentParser:
         parser.add_argument(
             f"--{field.name}", type=type(field.default), default=field.default, help=field.metadata["help"]
         )
-    return parser
+    return one_style(parser)
 
 
 def main(argv: list[str] | None = None) -> int:

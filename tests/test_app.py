@@ -22,6 +22,8 @@ from qa_core.explaining import trace_figures
 from qa_core.files import REPO_ROOT
 from qa_core.models import checkpoints
 
+pytestmark = pytest.mark.integration  # starts the app as a server
+
 EXAMPLES = {
     e["label"]: e for e in json.loads((REPO_ROOT / "assets" / "examples.json").read_text(encoding="utf-8"))
 }
@@ -292,7 +294,6 @@ def real_client(tmp_path_factory) -> Client:
         yield Client(url, verbose=False)
 
 
-@pytest.mark.integration
 @pytest.mark.parametrize("label", ["English: the waggle dance", "繁體中文: 臺北101"])
 def test_real_default_model_finds_the_answer(real_client, label):
     """Judged by answer F1 (as in the benchmarks), so "約660公噸" for "660公噸" still counts."""

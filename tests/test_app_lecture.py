@@ -13,6 +13,8 @@ from test_lecture_arithmetic import PAIRS
 from qa_core.files import REPO_ROOT
 from qa_core.models import checkpoints
 
+pytestmark = pytest.mark.integration  # starts the app as a server
+
 VIEW = ("sentences", "target", "layer", "heatmap", "separation", "note", "csv")
 LAYERS = 2  # the tiny test models
 EXAMPLES = json.loads((REPO_ROOT / "assets" / "lecture_examples.json").read_text(encoding="utf-8"))[

@@ -12,6 +12,8 @@ from gradio_client.exceptions import AppError
 from qa_core.data.squad import Example, GoldAnswer, write_squad
 from qa_core.tooling.experiments import results
 
+pytestmark = pytest.mark.integration  # starts the app as a server
+
 VIEW = ("windows", "histogram", "note")
 
 

@@ -13,6 +13,8 @@ from gradio_client.exceptions import AppError
 from qa_core.files import REPO_ROOT
 from qa_core.models import checkpoints
 
+pytestmark = pytest.mark.integration  # starts the app as a server
+
 EXAMPLES = {
     e["label"]: e for e in json.loads((REPO_ROOT / "assets" / "examples.json").read_text(encoding="utf-8"))
 }

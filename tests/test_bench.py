@@ -64,6 +64,7 @@ def data_dir(tmp_path) -> Path:
     return tmp_path
 
 
+@pytest.mark.integration
 def test_run_reports_latency_throughput_and_memory_for_every_variant(tiny_bert_dir, data_dir) -> None:
     started = time.perf_counter()
     baselines: list[EngineBaseline] = []

@@ -467,6 +467,7 @@ def test_a_mistyped_checkpoint_folder_exits_2_in_one_line_naming_the_checkpoints
     assert not (tmp_path / "pred.json").exists()
 
 
+@pytest.mark.integration
 def test_the_command_line_refuses_a_mistyped_folder_fast_without_a_traceback(tmp_path) -> None:
     started = time.monotonic()
     result = subprocess.run(
@@ -509,6 +510,7 @@ def test_help_mentions_every_option(main, options, capsys) -> None:
     assert [o for o in options if o not in text] == []
 
 
+@pytest.mark.integration
 def test_help_runs_as_a_module() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "qa_core.data.evaluate", "--help"],

@@ -117,6 +117,7 @@ MODEL_RUNS = {
 }
 
 
+@pytest.mark.integration
 def test_on_a_space_the_page_lends_the_gpu_to_exactly_the_callbacks_that_run_a_model(tmp_path):
     """A fresh interpreter imports the app with a stand-in ``spaces`` that records what it wraps."""
     (tmp_path / "spaces.py").write_text(

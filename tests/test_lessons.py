@@ -123,6 +123,7 @@ def experiments_file(tiny_bert_dir, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.integration
 def test_the_experiments_command_writes_every_run_with_its_command_and_curves(experiments_file) -> None:
     data = json.loads(experiments_file.read_text(encoding="utf-8"))
     assert {"command", "machine", "created", "recipe", "runs", "post_processing"} <= data.keys()

@@ -19,6 +19,8 @@ from tools.app_process import launched_app
 from tools.load_test import Expected, LoadPlan, run_load_test
 from ui.page import LIMITS
 
+pytestmark = pytest.mark.integration  # starts the app as a server
+
 QUEUE_SIZE = 16  # room for all 16 clients at once, small enough to flood with a few heavy questions
 PLAN = LoadPlan(clients=16, questions=2, timeout_s=180)
 FLOOD = QUEUE_SIZE + 10  # more than the queue and the app's 2 model runs at once (CONCURRENCY) hold
@@ -54,7 +56,6 @@ def loaded(tmp_path_factory):
         yield process, ref, run_load_test(process.url, PLAN, ref, process)
 
 
-@pytest.mark.integration
 def test_every_answer_under_load_is_the_in_process_one(loaded):
     _, _, report = loaded
     assert set(asdict(report)) == REPORT_KEYS
@@ -67,7 +68,6 @@ def test_every_answer_under_load_is_the_in_process_one(loaded):
     assert 0 < report.server_rss_mb <= report.server_hwm_mb
 
 
-@pytest.mark.integration
 def test_a_flood_beyond_the_queue_is_refused_and_the_server_answers_after(loaded):
     process, ref, _ = loaded
     tea = ref.questions[3]  # the long paragraph: a heavy question with the most windows the engine allows

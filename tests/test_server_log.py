@@ -15,6 +15,8 @@ from gradio_client.exceptions import AppError
 
 from qa_core.files import REPO_ROOT
 
+pytestmark = pytest.mark.integration  # starts the app as a server
+
 CONTEXT = json.loads((REPO_ROOT / "assets" / "examples.json").read_text(encoding="utf-8"))[0]["context"]
 EMPTY_QUESTION = "The question is empty: type a question about the paragraph."
 

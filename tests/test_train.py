@@ -178,6 +178,7 @@ def test_collator_pads_to_the_longest_window_with_mask_zero(tiny_model_dir) -> N
 # --- real runs ------------------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_a_short_run_saves_a_complete_folder_that_reloads_and_answers(tiny_bert_dir, data, tmp_path) -> None:
     # a time limit that is never reached changes nothing, and the recorded command keeps it
     config = _config(tiny_bert_dir, data, tmp_path, eval=str(data["dev"]), eval_every=2, max_minutes=60.0)
@@ -214,6 +215,7 @@ def test_a_short_run_saves_a_complete_folder_that_reloads_and_answers(tiny_bert_
     _assert_answers_exactly(out)
 
 
+@pytest.mark.integration
 def test_a_stopped_run_writes_nothing_and_the_next_run_resumes(tiny_bert_dir, data, tmp_path) -> None:
     config = _config(tiny_bert_dir, data, tmp_path, save_every=2, eval=str(data["dev"]), eval_every=1)
     stop = threading.Event()
@@ -239,6 +241,7 @@ def test_a_stopped_run_writes_nothing_and_the_next_run_resumes(tiny_bert_dir, da
     _assert_answers_exactly(Path(config.out))
 
 
+@pytest.mark.integration
 def test_float16_saving_halves_the_file_keeps_notes_and_the_engine_still_computes_in_float32(
     tiny_bert_dir, data, tmp_path
 ) -> None:
@@ -264,6 +267,7 @@ def test_float16_saving_halves_the_file_keeps_notes_and_the_engine_still_compute
     assert {p.dtype for p in engine.model.parameters()} == {torch.float32}
 
 
+@pytest.mark.integration
 def test_a_time_limit_ends_the_run_early_with_the_learning_rate_decayed(
     tiny_bert_dir, data, tmp_path, monkeypatch
 ) -> None:
@@ -389,6 +393,7 @@ def test_impossible_questions_of_a_squad_2_file_are_trained_on_as_they_are(tmp_p
     )
 
 
+@pytest.mark.integration
 def test_a_short_run_with_negatives_records_them_in_its_config_and_card(tiny_bert_dir, tmp_path) -> None:
     data = {"train": write_squad(TITLED, tmp_path / "train.json")}
     config = _config(tiny_bert_dir, data, tmp_path, negatives=0.5, negative_kinds=["other_paragraph"])
@@ -421,6 +426,7 @@ def test_negative_kinds_are_checked_against_their_choices_all_at_once() -> None:
     assert defaults()["negative_kinds"] == ["answer_removed", "other_paragraph"]
 
 
+@pytest.mark.integration
 def test_a_squad_2_evaluation_file_is_measured_by_its_own_rules(tiny_bert_dir, data, tmp_path) -> None:
     unanswerable = Example("no-1", "what colour is the tower?", ENGLISH, (), impossible=True)
     dev = write_squad([TRAIN[0], unanswerable], tmp_path / "dev-v2.json")
@@ -430,6 +436,7 @@ def test_a_squad_2_evaluation_file_is_measured_by_its_own_rules(tiny_bert_dir, d
     assert _curve(Path(config.out))[-1]["n"] == 2
 
 
+@pytest.mark.integration
 def test_a_base_s_null_threshold_is_not_carried_into_the_new_weights(
     tiny_bert_dir, data, tmp_path, caplog
 ) -> None:
@@ -447,6 +454,7 @@ def test_a_base_s_null_threshold_is_not_carried_into_the_new_weights(
     assert "the base's qa_null_threshold is not carried over" in caplog.text
 
 
+@pytest.mark.integration
 def test_a_null_trained_model_keeps_the_threshold_tuned_for_it(tiny_bert_dir, data, tmp_path, capsys) -> None:
     from qa_core.data import evaluate
 

@@ -23,6 +23,7 @@ def _config(**changes) -> TrainConfig:
     return TrainConfig(base="b", train=["train.json"], out="out", **changes)
 
 
+@pytest.mark.integration
 def test_help_names_the_command_and_offers_the_choices_and_ranges() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "qa_core.train", "--help"],

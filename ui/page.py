@@ -20,14 +20,14 @@ from typing import Any
 import gradio as gr
 
 from qa_core.answering.engine import QAEngine
-from qa_core.files import write_text_atomically
+from qa_core.files import REPO_ROOT, write_text_atomically
 from qa_core.models import checkpoints, int8
 from qa_core.models.model_cache import ModelCache
 from qa_core.settings import RequestLimits, bound_of, default_of
 from ui.words import DEFAULT_LANGUAGE, Key, in_page_language, worded
 from ui.zerogpu import gpu
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = REPO_ROOT / "assets"
 LIMITS = RequestLimits(max_chars=20_000, max_windows=64)  # ~ 20k characters of Chinese at the defaults
 MAX_LOADED_MODELS = 3  # each multilingual model holds a few hundred MB; the least recently used is dropped
 QUEUE_SIZE = int(os.environ.get("QA_QUEUE_SIZE", "32"))  # more waiting are turned away, not kept in memory

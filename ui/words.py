@@ -13,14 +13,14 @@ import inspect
 import json
 from collections.abc import Callable
 from contextvars import ContextVar
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import gradio as gr
 
+from qa_core.files import REPO_ROOT
 from qa_core.words import speaking
 
-TEXT_DIR = Path(__file__).resolve().parent.parent / "assets" / "text"
+TEXT_DIR = REPO_ROOT / "assets" / "text"
 LANGUAGES = {"en": "English", "zh-Hant": "繁體中文"}  # assets/text/<code>.json, and the name a reader looks for
 DEFAULT_LANGUAGE = "en"  # what API clients get, and the page until the browser says otherwise
 TEXTS: dict[str, dict[str, str]] = {

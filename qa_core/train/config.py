@@ -25,21 +25,21 @@ from ..settings import (
     problems,
     setting,
 )
-from .negatives import NegativeKind
+from .negatives import DEFAULT_KINDS, NegativeKind
 
 COMMAND = "python -m qa_core.train"  # shipped model cards record runs as this command
 SaveDtype = Literal["float32", "float16"]  # precision of the saved weights
 SPECIAL_TOKENS = 4  # the most special tokens a pair takes: <s> question </s></s> paragraph </s> (XLM-R)
 
 
-def _each_of(kind: Any, help: str) -> Any:
-    """A list setting whose items come from a choice set (a ``Literal``); all of them by default.
+def _each_of(kind: Any, help: str, default: tuple[str, ...] | None = None) -> Any:
+    """A list setting whose items come from a choice set (a ``Literal``); all of them unless ``default``.
 
     ``setting`` cannot carry a list (a dataclass refuses a mutable default), and HfArgumentParser offers
     no choices for a list of ``Literal``: the choices are named in the help and checked by config_problems.
     """
     return field(
-        default_factory=lambda: list(choices(kind)),
+        default_factory=lambda: list(choices(kind) if default is None else default),
         metadata={"help": f"{help} Choices: {', '.join(choices(kind))}.", "items": kind},
     )
 
@@ -115,7 +115,10 @@ class TrainConfig:
     negative_kinds: list[str] = _each_of(
         NegativeKind,
         "How --negatives are made, taking turns: the paragraph without the sentence holding the answer "
-        "(answer_removed), or another paragraph of the same article without the answer (other_paragraph).",
+        "(answer_removed), or another paragraph of the same article without the answer (other_paragraph); "
+        "or the hard kinds: the question's key number or name swapped for one the paragraph never writes "
+        "(entity_swapped), the answer's sentence replaced by an on-topic one (sentence_replaced).",
+        DEFAULT_KINDS,
     )
     freeze_embeddings: bool = setting(
         True, "Keep the word embeddings fixed (default; --no_freeze_embeddings trains them)."

@@ -1,8 +1,10 @@
 """Fit and measure the answer check (``qa_core.answer_check``) of a checkpoint, with forward passes run once.
 
+    python -m qa_core.train.answer_check sample --data TRAINING_FILE --questions N --out runs/data/NAME.json
     python -m qa_core.train.answer_check extract --checkpoint DIR --data FILE --out runs/checks/NAME [--every N]
     python -m qa_core.train.answer_check fit --checkpoint DIR --train runs/checks/A runs/checks/B ...
     python -m qa_core.train.answer_check measure --checkpoint DIR --cache runs/checks/C [--threshold P]
+    python -m qa_core.train.answer_check timing --checkpoint DIR --data FILE [--questions 64]
 
 Forward passes are the slow part (a few questions a second on a CPU), so ``extract`` answers a file's
 questions once and keeps, per question, the check's evidence and whether the best span is right, in chunk
@@ -16,6 +18,7 @@ for English, CMRC 2018 rules for Chinese); a question made unanswerable is never
 from __future__ import annotations
 
 import json
+import math
 import random
 import sys
 import zlib
@@ -361,6 +364,47 @@ def _report(name: str, found: Measurement) -> None:
             )
 
 
+def timing(engine, pairs: Sequence[tuple[str, str]], rounds: int = 3) -> dict[str, float]:  # noqa: ANN001
+    """Seconds per question with and without the engine's check (best of ``rounds``), and the check's own work.
+
+    The whole-answer times take turns so that a busy machine slows both alike; the check's own work
+    (evidence, features, probability) is also timed alone, which a shared machine disturbs far less.
+    """
+    import time
+
+    check, best = engine.check, {"without": math.inf, "with": math.inf}
+    for _ in range(rounds):
+        for name, used in (("without", None), ("with", check)):
+            engine.check = used
+            started = time.perf_counter()
+            engine.answer_many(pairs)
+            best[name] = min(best[name], (time.perf_counter() - started) / len(pairs))
+    engine.check = None
+    answers = engine.answer_many(pairs, with_trace=True)
+    engine.check = check
+    started = time.perf_counter()
+    for (question, context), answer in zip(pairs, answers, strict=True):
+        check.probability(features(gather_evidence(answer.trace.windows, answer.n_best), question, context))
+    own = (time.perf_counter() - started) / len(pairs)
+    return {**best, "check_alone": own, "check_share": own / best["without"]}
+
+
+def _timing(args) -> int:  # noqa: ANN001
+    import torch
+
+    from ..data import load_examples
+    from ..engine import QAEngine
+
+    torch.set_num_threads(args.threads)
+    engine = QAEngine.load(args.checkpoint)
+    if engine.check is None:
+        raise ValueError(f"{args.checkpoint} has no answer_check.json: fit one first (the fit command).")
+    examples = load_examples(args.data, bad_offsets="keep", drop_empty_questions=True)[: args.questions]
+    found = timing(engine, [(e.question, e.context) for e in examples])
+    print(json.dumps({"questions": len(examples), "threads": args.threads, **found}))
+    return 0
+
+
 def _extract(args) -> int:  # noqa: ANN001
     import torch
 
@@ -421,13 +465,18 @@ def _parser():  # noqa: ANN202
     check.add_argument("--checkpoint", required=True, help="A folder with answer_check.json.")
     check.add_argument("--cache", nargs="+", required=True, help="Caches of evaluation files.")
     check.add_argument("--threshold", type=float, help="Instead of the stored threshold (0 to 1).")
+    times = commands.add_parser("timing", help="Seconds per question with and without the check.")
+    times.add_argument("--checkpoint", required=True, help="A folder with answer_check.json.")
+    times.add_argument("--data", required=True, help="Questions to time (the first --questions of the file).")
+    times.add_argument("--questions", type=int, default=64)
+    times.add_argument("--threads", type=int, default=1, help="Torch threads.")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    commands = {"sample": _sample, "extract": _extract, "fit": _fit, "measure": _measure}
+    commands = {"sample": _sample, "extract": _extract, "fit": _fit, "measure": _measure, "timing": _timing}
     try:
         return commands[args.command](args)
     except (FileNotFoundError, ValueError) as error:

@@ -134,7 +134,7 @@ def test_fit_and_measure_on_observations_give_catch_rates_by_kind_f1_and_calibra
     rng = np.random.default_rng(1)
     found = [_observation(f"a{i}", float(rng.normal(-3)), float(rng.random() < 0.9)) for i in range(60)]
     found += [_observation(f"n{i}", float(rng.normal(3)), None) for i in range(60)]
-    check, held = fit_check(found, ["null_margin"], l2=1.0, catch=0.9, sources={"train.json": 120})
+    check, held = fit_check(found, ["null_margin"], 1.0, (0.9, ["answer_removed"]), {"train.json": 120})
     assert check.weights[0] < 0 and held.shape == (120,)
     assert check.about["counts"] == {"answer_removed": 60, "answerable": 60}
     result = measure(check, found, check.threshold, null_threshold=0.0)

@@ -34,6 +34,7 @@ from ..calibration import ReliabilityBin, calibration_error, reliability
 from ..data import Example
 from ..files import write_text_atomically
 from ..metrics import exact_match, f1, is_chinese
+from .negatives import DEFAULT_KINDS
 
 RIGHT_F1 = 0.5  # a best span with at least this F1 is "right": the label the check learns
 CHUNK = 32  # questions per cache file: a stopped run loses at most one chunk
@@ -273,13 +274,15 @@ def fit_check(
     observations: Sequence[Observation],
     names: Sequence[str],
     l2: float,
-    catch: float,
+    catch: tuple[float, Sequence[str]],
     sources: dict[str, int],
 ) -> tuple[AnswerCheck, np.ndarray]:
-    """Fit the check on training observations; its threshold flags ``catch`` of their negatives out of fold.
+    """Fit the check on training observations; its threshold flags a share of their negatives of some kinds.
 
-    The threshold is read on out-of-fold probabilities (each fold scored by a check fitted without it), so
-    it is not set on questions the check has fitted. Returns the check and those probabilities.
+    ``catch`` is (share, kinds). The threshold is read on out-of-fold probabilities (each fold scored by
+    a check fitted without it), so it is not set on questions the check has fitted. The hard kinds teach
+    the check but do not set its threshold: catching most of them would turn away many answerable
+    questions, so they are measured apart. Returns the check and the out-of-fold probabilities.
     """
     have = [o for o in observations if o.evidence is not None]
     rows, labels = feature_rows(have, names), np.array([o.right for o in have], dtype=float)
@@ -288,12 +291,14 @@ def fit_check(
             "the training caches need both right answers and wrong ones (or negatives) to fit a check."
         )
     held = out_of_fold(rows, labels, [o.id.split("-")[0] for o in have], l2)
-    threshold = catching_threshold(held, np.array([o.f1 is None for o in have]), catch)
+    share, kinds_caught = catch
+    threshold = catching_threshold(held, np.array([o.kind in kinds_caught for o in have]), share)
     means, scales, weights, bias = fit_logistic(rows, labels, l2)
     kinds = Counter(o.kind for o in observations)
     about = {
         "label": f"the best span is right: F1 >= {RIGHT_F1} against the gold answers; negatives are never right",
-        "threshold": f"flags {catch:.0%} of the training negatives out of fold (5 folds by source question)",
+        "threshold": f"flags {share:.0%} of the training negatives of kinds {', '.join(kinds_caught)}, out of "
+        "fold (5 folds by source question)",
         "l2": l2,
         "training": sources,
         "counts": dict(sorted(kinds.items())),
@@ -315,7 +320,7 @@ def _fit(args) -> int:  # noqa: ANN001
         found = read_cache(cache)
         observations += found
         sources[_source_of(cache)] = len(found)
-    check, held = fit_check(observations, args.features, args.l2, args.catch, sources)
+    check, held = fit_check(observations, args.features, args.l2, (args.catch, args.catch_kinds), sources)
     path = check.save(args.checkpoint)
     print(json.dumps({"saved": str(path), "threshold": check.threshold, **check.about}, ensure_ascii=False))
     return 0
@@ -458,8 +463,14 @@ def _parser():  # noqa: ANN202
     fit.add_argument(
         "--catch",
         type=float,
-        default=0.9,
-        help="The stored threshold flags this share of training negatives.",
+        default=0.88,
+        help="The stored threshold flags this share of the training negatives of --catch-kinds.",
+    )
+    fit.add_argument(
+        "--catch-kinds",
+        nargs="+",
+        default=list(DEFAULT_KINDS),
+        help="The kinds of negatives the threshold is read on; the others only teach the check.",
     )
     check = commands.add_parser("measure", help="Catch rates, answerable F1 and calibration on caches.")
     check.add_argument("--checkpoint", required=True, help="A folder with answer_check.json.")

@@ -140,7 +140,7 @@ def test_fit_and_measure_on_observations_give_catch_rates_by_kind_f1_and_calibra
     result = measure(check, found, check.threshold, null_threshold=0.0)
     assert result.caught["answer_removed"] >= 0.85
     assert result.best_span_f1 >= result.checked_f1 and 0 <= result.calibration_error <= 1
-    assert set(result.null_rule_caught) == {"answer_removed"}
+    assert set(result.null_rule_caught) == {"answer_removed", "all negatives"}
 
 
 def test_reliability_bins_and_the_expected_calibration_error_by_hand() -> None:

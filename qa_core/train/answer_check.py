@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..answer_check import FEATURES, AnswerCheck, Evidence, features, gather_evidence
-from ..calibration import ReliabilityBin, calibration_error, reliability
+from ..calibration import CoveragePoint, ReliabilityBin, calibration_error, coverage_risk, reliability
 from ..data import Example
 from ..files import write_text_atomically
 from ..metrics import exact_match, f1, is_chinese
@@ -208,6 +208,7 @@ class Measurement:
     answered_answerable: float | None  # share of the answerable questions the check answers
     calibration_error: float
     reliability: tuple[ReliabilityBin, ...]
+    coverage: tuple[CoveragePoint, ...]  # every question, answerable or not, at thresholds 0.1, ..., 0.9
 
 
 def measure(
@@ -229,7 +230,8 @@ def measure(
     def f1_with(flags: np.ndarray) -> float | None:
         return float(100 * np.where(flags, 0.0, scores)[answerable].mean()) if answerable.any() else None
 
-    bins = reliability(p, [o.right for o in observations])
+    right = [o.right for o in observations]
+    bins = reliability(p, right)
     return Measurement(
         questions=len(observations),
         threshold=threshold,
@@ -241,6 +243,7 @@ def measure(
         answered_answerable=float(1 - flagged[answerable].mean()) if answerable.any() else None,
         calibration_error=calibration_error(bins),
         reliability=bins,
+        coverage=coverage_risk(p, right, np.round(np.arange(0.1, 1.0, 0.1), 2)),
     )
 
 
@@ -252,11 +255,14 @@ def probabilities(check: AnswerCheck, observations: Sequence[Observation]) -> np
 
 
 def _caught(observations: Sequence[Observation], flagged: np.ndarray) -> dict[str, float]:
+    """The share of each kind of negative flagged, and of all of them together ("all negatives")."""
     kinds = sorted({o.kind for o in observations if o.kind != "answerable"})
-    return {
+    caught = {
         kind: float(np.mean([f for o, f in zip(observations, flagged, strict=True) if o.kind == kind]))
         for kind in kinds
     }
+    negative = np.array([o.kind != "answerable" for o in observations])
+    return {**caught, "all negatives": float(flagged[negative].mean())} if negative.any() else caught
 
 
 def _sample(args) -> int:  # noqa: ANN001
@@ -297,7 +303,7 @@ def fit_check(
     kinds = Counter(o.kind for o in observations)
     about = {
         "label": f"the best span is right: F1 >= {RIGHT_F1} against the gold answers; negatives are never right",
-        "threshold": f"flags {share:.0%} of the training negatives of kinds {', '.join(kinds_caught)}, out of "
+        "threshold_rule": f"flags {share:.0%} of the training negatives of kinds {', '.join(kinds_caught)}, out of "
         "fold (5 folds by source question)",
         "l2": l2,
         "training": sources,
@@ -362,6 +368,11 @@ def _report(name: str, found: Measurement) -> None:
         )
     for kind, share in found.caught.items():
         say(f"  {kind}: {share:.1%} flagged (null rule {found.null_rule_caught.get(kind, float('nan')):.1%})")
+    for point in found.coverage:
+        right = "-" if point.accuracy is None else f"{point.accuracy:.1%}"
+        say(
+            f"  at {point.threshold:.1f}: {point.answered:.1%} of all questions answered, {right} of them right"
+        )
     for b in found.reliability:
         if b.n:
             say(
@@ -459,7 +470,7 @@ def _parser():  # noqa: ANN202
     fit.add_argument("--checkpoint", required=True, help="Where answer_check.json goes (beside config.json).")
     fit.add_argument("--train", nargs="+", required=True, help="Caches of training files only.")
     fit.add_argument("--features", nargs="+", default=list(FEATURES), choices=FEATURES)
-    fit.add_argument("--l2", type=float, default=1.0, help="L2 penalty on the standardised weights.")
+    fit.add_argument("--l2", type=float, default=10.0, help="L2 penalty on the standardised weights.")
     fit.add_argument(
         "--catch",
         type=float,

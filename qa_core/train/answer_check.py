@@ -209,6 +209,9 @@ class Measurement:
     calibration_error: float
     reliability: tuple[ReliabilityBin, ...]
     coverage: tuple[CoveragePoint, ...]  # every question, answerable or not, at thresholds 0.1, ..., 0.9
+    # answerable F1 when the check, or the null margin, flags 85% of this file's negatives (read on the file
+    # itself, so a comparison of the two orderings, not a threshold to ship)
+    f1_at_85: dict[str, float]
 
 
 def measure(
@@ -244,7 +247,24 @@ def measure(
         calibration_error=calibration_error(bins),
         reliability=bins,
         coverage=coverage_risk(p, right, np.round(np.arange(0.1, 1.0, 0.1), 2)),
+        f1_at_85={
+            "check": _f1_catching(-p, observations, 0.85),
+            "null rule": _f1_catching(margins, observations, 0.85),
+        }
+        if answerable.any() and not answerable.all()
+        else {},
     )
+
+
+def _f1_catching(suspicion: np.ndarray, observations: Sequence[Observation], share: float) -> float:
+    """Answerable F1 (percent) when the most suspicious questions are flagged until ``share`` of negatives are."""
+    negative = np.array([o.f1 is None for o in observations])
+    ranked = np.sort(suspicion[negative])[::-1]
+    flagged = suspicion >= ranked[int(np.ceil(share * len(ranked))) - 1]
+    scores = np.array(
+        [0.0 if f or o.f1 is None else o.f1 for o, f in zip(observations, flagged, strict=True)]
+    )
+    return float(100 * scores[~negative].mean())
 
 
 def probabilities(check: AnswerCheck, observations: Sequence[Observation]) -> np.ndarray:
@@ -366,6 +386,8 @@ def _report(name: str, found: Measurement) -> None:
             f"  answerable F1: best spans {found.best_span_f1:.2f}, with the check {found.checked_f1:.2f}, "
             f"with the null rule {found.null_rule_f1}; answered {found.answered_answerable:.1%}"
         )
+    for rule, f1_then in found.f1_at_85.items():
+        say(f"  {rule} flagging 85% of this file's negatives: answerable F1 {f1_then:.2f}")
     for kind, share in found.caught.items():
         say(f"  {kind}: {share:.1%} flagged (null rule {found.null_rule_caught.get(kind, float('nan')):.1%})")
     for point in found.coverage:
@@ -466,6 +488,12 @@ def _parser():  # noqa: ANN202
     run.add_argument("--every", type=int, default=1, help="Only every N-th question in file order (1: all).")
     run.add_argument("--negatives-only", action="store_true", help="Only the file's unanswerable questions.")
     run.add_argument("--threads", type=int, default=1, help="Torch threads (1 leaves the other cores free).")
+    _add_offline_commands(commands)
+    return parser
+
+
+def _add_offline_commands(commands) -> None:  # noqa: ANN001 (argparse's private subparsers type)
+    """The commands that read caches (fit, measure) and the timing of the engine with its check."""
     fit = commands.add_parser("fit", help="Fit the check on training caches; store it in the checkpoint.")
     fit.add_argument("--checkpoint", required=True, help="Where answer_check.json goes (beside config.json).")
     fit.add_argument("--train", nargs="+", required=True, help="Caches of training files only.")
@@ -492,7 +520,6 @@ def _parser():  # noqa: ANN202
     times.add_argument("--data", required=True, help="Questions to time (the first --questions of the file).")
     times.add_argument("--questions", type=int, default=64)
     times.add_argument("--threads", type=int, default=1, help="Torch threads.")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

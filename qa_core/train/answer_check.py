@@ -17,6 +17,7 @@ for English, CMRC 2018 rules for Chinese); a question made unanswerable is never
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import random
@@ -26,6 +27,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,7 +36,11 @@ from ..calibration import CoveragePoint, ReliabilityBin, calibration_error, cove
 from ..data import Example
 from ..files import write_text_atomically
 from ..metrics import exact_match, f1, is_chinese
+from ..records import Answer
 from .negatives import DEFAULT_KINDS
+
+if TYPE_CHECKING:  # the engine imports torch; fitting and measuring never need it
+    from ..engine import QAEngine
 
 RIGHT_F1 = 0.5  # a best span with at least this F1 is "right": the label the check learns
 CHUNK = 32  # questions per cache file: a stopped run loses at most one chunk
@@ -65,7 +71,7 @@ def kind_of(example: Example) -> str:
     return suffix if "_" in suffix else "unanswerable"
 
 
-def observe(examples: Sequence[Example], answers: Sequence, chinese: bool) -> list[Observation]:
+def observe(examples: Sequence[Example], answers: Sequence[Answer], chinese: bool) -> list[Observation]:
     """Observations of answered examples (answers with their trace)."""
     found = []
     for example, answer in zip(examples, answers, strict=True):
@@ -79,10 +85,6 @@ def observe(examples: Sequence[Example], answers: Sequence, chinese: bool) -> li
             )
         )
     return found
-
-
-def _record(observation: Observation) -> dict:
-    return asdict(observation)
 
 
 def _observation(record: dict) -> Observation:
@@ -100,7 +102,7 @@ def read_cache(folder: str | Path) -> list[Observation]:
     return [_observation(r) for p in parts for r in json.loads(p.read_text(encoding="utf-8"))]
 
 
-def extract(engine, examples: Sequence[Example], out: Path, every: int) -> int:  # noqa: ANN001 (torch-free import)
+def extract(engine: QAEngine, examples: Sequence[Example], out: Path, every: int) -> int:
     """Answer every ``every``-th example and cache its observation; chunks already there are kept."""
     from ..settings import AnswerSettings
 
@@ -115,7 +117,7 @@ def extract(engine, examples: Sequence[Example], out: Path, every: int) -> int: 
             answers = engine.answer_many(
                 [(e.question, e.context) for e in chunk], AnswerSettings(), with_trace=True
             )
-            records = [_record(o) for o in observe(chunk, answers, chinese)]
+            records = [asdict(o) for o in observe(chunk, answers, chinese)]
             write_text_atomically(path, json.dumps(records, ensure_ascii=False) + "\n")
         done += len(chunk)
         print(f"{out}: {done}/{len(chosen)}", file=sys.stderr, flush=True)
@@ -285,7 +287,7 @@ def _caught(observations: Sequence[Observation], flagged: np.ndarray) -> dict[st
     return {**caught, "all negatives": float(flagged[negative].mean())} if negative.any() else caught
 
 
-def _sample(args) -> int:  # noqa: ANN001
+def _sample(args: argparse.Namespace) -> int:
     from ..data import load_examples, write_squad
 
     examples = load_examples(args.data, bad_offsets="skip", drop_empty_questions=True)
@@ -340,7 +342,7 @@ def fit_check(
     return check, held
 
 
-def _fit(args) -> int:  # noqa: ANN001
+def _fit(args: argparse.Namespace) -> int:
     observations, sources = [], {}
     for cache in args.train:
         found = read_cache(cache)
@@ -358,7 +360,7 @@ def _source_of(cache: str | Path) -> str:
     return Path(record["data"]).name
 
 
-def _measure(args) -> int:  # noqa: ANN001
+def _measure(args: argparse.Namespace) -> int:
     from ..answer_check import load_check
 
     check = load_check(args.checkpoint)
@@ -377,14 +379,17 @@ def _measure(args) -> int:  # noqa: ANN001
 
 def _report(name: str, found: Measurement) -> None:
     """One measurement in words, a line per figure, on stderr (the JSON goes to stdout)."""
-    say = lambda text: print(text, file=sys.stderr)  # noqa: E731
+
+    def say(text: str) -> None:
+        print(text, file=sys.stderr)
+
     say(
         f"{name}: {found.questions} questions, threshold {found.threshold:.3f}, ECE {found.calibration_error:.3f}"
     )
     if found.best_span_f1 is not None:
         say(
             f"  answerable F1: best spans {found.best_span_f1:.2f}, with the check {found.checked_f1:.2f}, "
-            f"with the null rule {found.null_rule_f1}; answered {found.answered_answerable:.1%}"
+            f"with the null rule {_number(found.null_rule_f1)}; answered {found.answered_answerable:.1%}"
         )
     for rule, f1_then in found.f1_at_85.items():
         say(f"  {rule} flagging 85% of this file's negatives: answerable F1 {f1_then:.2f}")
@@ -402,7 +407,7 @@ def _report(name: str, found: Measurement) -> None:
             )
 
 
-def timing(engine, pairs: Sequence[tuple[str, str]], rounds: int = 3) -> dict[str, float]:  # noqa: ANN001
+def timing(engine: QAEngine, pairs: Sequence[tuple[str, str]], rounds: int = 3) -> dict[str, float]:
     """Seconds per question with and without the engine's check (best of ``rounds``), and the check's own work.
 
     The whole-answer times take turns so that a busy machine slows both alike; the check's own work
@@ -427,7 +432,7 @@ def timing(engine, pairs: Sequence[tuple[str, str]], rounds: int = 3) -> dict[st
     return {**best, "check_alone": own, "check_share": own / best["without"]}
 
 
-def _timing(args) -> int:  # noqa: ANN001
+def _timing(args: argparse.Namespace) -> int:
     import torch
 
     from ..data import load_examples
@@ -443,7 +448,11 @@ def _timing(args) -> int:  # noqa: ANN001
     return 0
 
 
-def _extract(args) -> int:  # noqa: ANN001
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _extract(args: argparse.Namespace) -> int:
     import torch
 
     from ..data import load_examples
@@ -465,9 +474,7 @@ def _extract(args) -> int:  # noqa: ANN001
     return 0
 
 
-def _parser():  # noqa: ANN202
-    import argparse
-
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m qa_core.train.answer_check",
         description=__doc__,

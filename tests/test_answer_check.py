@@ -22,6 +22,7 @@ from qa_core.answer_check import (
 )
 from qa_core.calibration import calibration_error, coverage_risk, reliability
 from qa_core.calibration_figures import coverage_risk_figure, reliability_figure
+from qa_core.data import Example, GoldAnswer
 from qa_core.engine import QAEngine
 from qa_core.records import Candidate, Window, WindowTrace
 from qa_core.settings import AnswerSettings, SpanRules
@@ -161,8 +162,6 @@ def test_coverage_falls_and_accuracy_of_the_answered_rises_as_the_threshold_move
 
 
 def test_kinds_come_from_the_negatives_ids() -> None:
-    from qa_core.data import Example
-
     assert kind_of(Example("q1-entity_swapped", "?", "c", (), impossible=True)) == "entity_swapped"
     assert kind_of(Example("q-1", "?", "c", (), impossible=True)) == "unanswerable"
 
@@ -185,3 +184,38 @@ def test_the_engine_answers_as_before_without_a_check_and_lets_a_stored_check_de
     assert 0 <= always.p_correct <= 1 and not always.no_answer
     never = engine.answer(*pair, AnswerSettings(spans=SpanRules(answer_threshold=1.0)))
     assert never.no_answer and never.p_correct == always.p_correct and never.text == plain.text
+
+
+def test_the_command_samples_extracts_once_fits_measures_and_times(checked_model, tmp_path, capsys) -> None:
+    from qa_core.data import load_examples, write_squad
+    from qa_core.train.answer_check import main, read_cache
+
+    places = ["台北", "高雄", "臺中", "花蓮"]  # a two-character paragraph: any span of it scores F1 >= 0.5
+    examples = [
+        Example(f"q{i}", "首都是哪裡？", p, (GoldAnswer(p, 0),), "臺灣") for i, p in enumerate(places)
+    ]
+    write_squad(examples, tmp_path / "train.json")
+    sample, cache = tmp_path / "sample.json", tmp_path / "cache"
+    assert (
+        main(["sample", "--data", str(tmp_path / "train.json"), "--questions", "4", "--out", str(sample)])
+        == 0
+    )
+    assert sum(e.impossible for e in load_examples(sample)) == 4, "as many negatives as questions"
+    run = ["extract", "--checkpoint", str(checked_model), "--data", str(sample), "--out", str(cache)]
+    assert main(run) == 0 and main(run) == 0, "a second run finds every chunk done"
+    observed = read_cache(cache)
+    assert [o.kind for o in observed[:4]] == ["answerable"] * 4
+    assert {o.kind for o in observed[4:]} == {"other_paragraph", "sentence_replaced"}, (
+        "the kinds that can be made"
+    )
+    assert all(o.right for o in observed[:4]) and not any(o.right for o in observed[4:])
+    assert main(["fit", "--checkpoint", str(checked_model), "--train", str(cache)]) == 0
+    check = load_check(checked_model)
+    assert check.about["training"] == {"sample.json": 8} and len(check.features) == len(FEATURES)
+    capsys.readouterr()
+    assert main(["measure", "--checkpoint", str(checked_model), "--cache", str(cache)]) == 0
+    (measured,) = json.loads(capsys.readouterr().out).values()
+    assert measured["questions"] == 8 and "all negatives" in measured["caught"]
+    timing = ["timing", "--checkpoint", str(checked_model), "--data", str(sample), "--questions", "2"]
+    assert main(timing) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["check_alone"] > 0

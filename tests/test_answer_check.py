@@ -212,9 +212,13 @@ def test_the_command_samples_extracts_once_fits_measures_and_times(checked_model
     assert main(["fit", "--checkpoint", str(checked_model), "--train", str(cache)]) == 0
     check = load_check(checked_model)
     assert check.about["training"] == {"sample.json": 8} and len(check.features) == len(FEATURES)
+    halves = [str(tmp_path / f"half{first}") for first in (0, 1)]
+    for first, half in enumerate(halves):
+        assert main([*run[:-1], half, "--every", "2", "--first", str(first)]) == 0
+    assert sorted(o.id for h in halves for o in read_cache(h)) == sorted(o.id for o in observed)
     capsys.readouterr()
-    assert main(["measure", "--checkpoint", str(checked_model), "--cache", str(cache)]) == 0
-    (measured,) = json.loads(capsys.readouterr().out).values()
+    assert main(["measure", "--checkpoint", str(checked_model), "--cache", *halves]) == 0
+    (measured,) = json.loads(capsys.readouterr().out).values()  # two parts of one file, measured together
     assert measured["questions"] == 8 and "all negatives" in measured["caught"]
     timing = ["timing", "--checkpoint", str(checked_model), "--data", str(sample), "--questions", "2"]
     assert main(timing) == 0

@@ -102,11 +102,14 @@ def read_cache(folder: str | Path) -> list[Observation]:
     return [_observation(r) for p in parts for r in json.loads(p.read_text(encoding="utf-8"))]
 
 
-def extract(engine: QAEngine, examples: Sequence[Example], out: Path, every: int) -> int:
-    """Answer every ``every``-th example and cache its observation; chunks already there are kept."""
+def extract(engine: QAEngine, examples: Sequence[Example], out: Path, every: int, first: int = 0) -> int:
+    """Answer every ``every``-th example from the ``first`` and cache its observation; chunks already there are kept.
+
+    Two caches with ``first`` 0 and 1 of ``every`` 2 hold the whole file between them, for ``measure`` to join.
+    """
     from ..settings import AnswerSettings
 
-    chosen = list(examples)[::every]
+    chosen = list(examples)[first::every]
     chinese = sum(is_chinese(e.context) for e in chosen) * 2 > len(chosen)
     engine.check = None  # the evidence is the span model's alone
     done = 0
@@ -368,11 +371,15 @@ def _measure(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.checkpoint} has no answer_check.json: fit one first (the fit command).")
     config = json.loads((Path(args.checkpoint) / "config.json").read_text(encoding="utf-8"))
     threshold = check.threshold if args.threshold is None else args.threshold
+    caches: dict[str, list[str]] = {}
+    for cache in args.cache:  # parts of one file (--first) are measured together
+        caches.setdefault(_source_of(cache), []).append(cache)
     results = {}
-    for cache in args.cache:
-        found = measure(check, read_cache(cache), threshold, config.get("qa_null_threshold"))
-        results[_source_of(cache) + f" ({Path(cache).name})"] = found
-        _report(Path(cache).name, found)
+    for source, parts in caches.items():
+        observations = [o for cache in parts for o in read_cache(cache)]
+        found = measure(check, observations, threshold, config.get("qa_null_threshold"))
+        results[f"{source} ({', '.join(Path(c).name for c in parts)})"] = found
+        _report(source, found)
     print(json.dumps({k: asdict(v) for k, v in results.items()}, ensure_ascii=False))
     return 0
 
@@ -463,13 +470,14 @@ def _extract(args: argparse.Namespace) -> int:
     if args.negatives_only:
         examples = [e for e in examples if e.impossible]
     source = {
+        "first": args.first,
         "data": args.data,
         "checkpoint": args.checkpoint,
         "every": args.every,
         "negatives_only": args.negatives_only,
     }
     write_text_atomically(Path(args.out) / "source.json", json.dumps(source, ensure_ascii=False) + "\n")
-    done = extract(QAEngine.load(args.checkpoint), examples, Path(args.out), args.every)
+    done = extract(QAEngine.load(args.checkpoint), examples, Path(args.out), args.every, args.first)
     print(f"{args.out}: {done} questions extracted", file=sys.stderr)
     return 0
 
@@ -493,6 +501,9 @@ def _parser() -> argparse.ArgumentParser:
         "--out", required=True, help="A folder for the cache (outside git, e.g. runs/checks/NAME)."
     )
     run.add_argument("--every", type=int, default=1, help="Only every N-th question in file order (1: all).")
+    run.add_argument(
+        "--first", type=int, default=0, help="Start at this question (with --every: another part)."
+    )
     run.add_argument("--negatives-only", action="store_true", help="Only the file's unanswerable questions.")
     run.add_argument("--threads", type=int, default=1, help="Torch threads (1 leaves the other cores free).")
     _add_offline_commands(commands)

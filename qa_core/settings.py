@@ -168,6 +168,13 @@ class SpanRules:
         "paragraph\"; empty: the checkpoint's own, tuned when it was trained with unanswerable questions.",
         Bound(-30, 30, 0.1),
     )
+    answer_threshold: float | None = setting(
+        None,
+        "The answer check's probability that the best span is right must be at least this to answer; below it "
+        'the answer is "not in the paragraph". Only for a checkpoint with an answer check (answer_check.json), '
+        "which then decides instead of the null threshold; empty: the check's own default.",
+        Bound(0, 1, 0.01),
+    )
     post_processing: bool = setting(
         True,
         "Reject spans that end before they start or run over max_answer_length (the homework's "

@@ -30,7 +30,10 @@ EXAMPLES = {
 ENGLISH = EXAMPLES["English: the waggle dance"]
 CHINESE = EXAMPLES["繁體中文: 臺北101"]
 REAL_DEFAULT = REPO_ROOT / "checkpoints" / checkpoints.DEFAULT_NAME
-KEYS = {"answer", "start", "end", "score", "probability", "no_answer", "null_margin", "model", "warnings"}
+KEYS = {
+    *("answer", "start", "end", "score", "probability"),
+    *("no_answer", "null_margin", "p_correct", "model", "warnings"),
+}
 NEVER_SURE = "user/never-sure"  # a tiny model whose no-answer threshold no span can pass
 TEXT = json.loads((REPO_ROOT / "assets" / "text" / "en.json").read_text(encoding="utf-8"))
 SETTINGS = {"max_length": 384, "doc_stride": 128, "max_answer_length": 30, "n_best": 5}

@@ -91,7 +91,7 @@ def test_no_explanation_is_left_in_english_in_the_chinese_file():
 
 
 FIGURE = "figure:"  # the words a figure writes, keyed by the English the code writes
-FIGURE_MODULES = ("trace_figures", "why_figures", "lecture_figures", "lessons_figures", "style")
+FIGURE_MODULES = ("trace_figures", "why_figures", "lecture_figures", "lessons_figures", "calibration_figures", "style")
 
 
 def _said() -> set[str]:

@@ -420,7 +420,8 @@ def test_negative_kinds_are_checked_against_their_choices_all_at_once() -> None:
         check_config(config)
     assert str(refused.value) == (
         "negatives must be at least 0 and at most 1, got 1.5; negative_kinds may hold only answer_removed, "
-        "other_paragraph, got 'mixed', 'mixed'; negative_kinds names mixed more than once: name each once."
+        "other_paragraph, entity_swapped, sentence_replaced, got 'mixed', 'mixed'; negative_kinds names mixed "
+        "more than once: name each once."
     )
     assert "negative_kinds must name at least one" in str(config_problems(replace(config, negative_kinds=[])))
     assert defaults()["negative_kinds"] == ["answer_removed", "other_paragraph"]

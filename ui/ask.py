@@ -170,10 +170,11 @@ def ask(
 
 def answer_api(question: str, context: str, model: str = "") -> dict:
     """Answer a question from a paragraph. Returns {answer, start, end, score, probability, no_answer,
-    null_margin, model, warnings}; ``context[start:end] == answer``, the best span even when ``no_answer`` is
-    true (the model judges the answer probably not in the paragraph: its null score beats the span by more
-    than its threshold; ``null_margin`` is by how much). ``model`` is a name from the model picker (blank: the
-    default). ``warnings`` lists what the Ask tab would point out (a question cut to 64 tokens, no span found)."""
+    null_margin, p_correct, model, warnings}; ``context[start:end] == answer``, the best span even when
+    ``no_answer`` is true (the model judges the answer probably not in the paragraph: its null score beats the
+    span by more than its threshold; ``null_margin`` is by how much; with an answer check, ``p_correct`` is its
+    calibrated probability that the span is right, and under its threshold means ``no_answer``). ``model`` is
+    a name from the model picker (blank: the default). ``warnings`` lists what the Ask tab would point out (a question cut to 64 tokens, no span found)."""
     name, _, answer = run_model(question, context, model, AnswerSettings())
     return {
         "answer": answer.text,
@@ -183,6 +184,7 @@ def answer_api(question: str, context: str, model: str = "") -> dict:
         "probability": answer.probability,
         "no_answer": answer.no_answer,
         "null_margin": answer.null_margin,
+        "p_correct": answer.p_correct,
         "model": name,
         "warnings": answer_warnings(answer, name),
     }

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer, PreTrainedTokenizerBase
 
+from qa_core.answering.answer_check import AnswerCheck, features, gather_evidence, load_check, unsure
 from qa_core.answering.postprocess import (
     best_spans,
     end_blocks,
@@ -115,6 +116,7 @@ class QAEngine:
         self.name = Path(source).name
         self._uses_segments = "token_type_ids" in tokenizer.model_input_names
         self.int8 = False  # set by load(int8=True)
+        self.check: AnswerCheck | None = None  # the folder's answer_check.json, set by load
         self.lock = ModelLock()  # forward passes share it; switching the attention kernel takes it alone
         # what a result computed with these weights is kept under: a folder retrained in place is another,
         # and a model that is no folder's is only ever itself
@@ -147,6 +149,7 @@ class QAEngine:
             str(path), use_safetensors=True, dtype=torch.float32
         ).to(where)
         engine = cls(model, tokenizer, source=str(path))
+        engine.check = load_check(path) if Path(path).is_dir() else None
         if int8:
             engine.model = int8_quantize(model, lambda: engine.answer_many(CALIBRATION_PAIRS))
             engine.int8 = True
@@ -304,6 +307,7 @@ class QAEngine:
             ranked[0] if ranked else None,
             self.null_threshold if settings.spans.null_threshold is None else settings.spans.null_threshold,
         )
+        p_correct, no_answer = self._check(question, context, traces, n_best, settings, null)
         trace = self._trace(question, context, encoding, traces, top, settings, null) if with_trace else None
         return Answer(
             text=top.text,
@@ -315,8 +319,31 @@ class QAEngine:
             question_truncated=encoding.question_truncated,
             trace=trace,
             null_margin=null.margin,
-            no_answer=null.no_answer,
+            no_answer=no_answer,
+            p_correct=p_correct,
         )
+
+    def _check(
+        self,
+        question: str,
+        context: str,
+        traces: list[WindowTrace],
+        n_best: tuple[Candidate, ...],
+        settings: AnswerSettings,
+        null: NullDecision,
+    ) -> tuple[float | None, bool]:
+        """The answer check's probability that the best span is right, and whether to say "no answer".
+
+        Without a check the null rule decides, as it always did; with one, the check does (the null margin
+        is one of its features), at the request's threshold or the check's stored default.
+        """
+        if self.check is None:
+            return None, null.no_answer
+        if not n_best:
+            return 0.0, True
+        p_correct = self.check.probability(features(gather_evidence(traces, n_best), question, context))
+        threshold = settings.spans.answer_threshold
+        return p_correct, unsure(p_correct, self.check.threshold if threshold is None else threshold)
 
     def _trace(
         self,

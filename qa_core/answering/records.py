@@ -187,7 +187,9 @@ class Answer:
     # The question's null score minus the best span's score (``NullDecision``), for every checkpoint; it
     # decides only for one trained with unanswerable questions, or with a threshold given.
     null_margin: float | None = None
-    no_answer: bool = False  # null_margin above the threshold: probably not in the paragraph
+    no_answer: bool = False  # null_margin above the threshold (or the check unsure): probably not in the paragraph
+    # The answer check's probability that the best span is right (``answer_check``); None without a check.
+    p_correct: float | None = None
 
 
 # ---------------------------------------------------------------- why this span

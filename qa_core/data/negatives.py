@@ -2,11 +2,13 @@
 
 A model trained only on answerable questions always finds some span, even when the paragraph has
 nothing to say. SQuAD 2.0 teaches it otherwise with questions whose paragraph lacks the answer,
-labelled at the first token ([CLS] / <s>). Two kinds are made here from the training data itself:
+labelled at the first token ([CLS] / <s>). Four kinds are made here from the training data itself:
 
 - ``answer_removed``: the paragraph without the sentence that holds the answer, so the question's
   topic is still there (the hard case: a paragraph about the right thing that does not say it);
-- ``other_paragraph``: another paragraph of the same article, close in topic but without the answer.
+- ``other_paragraph``: another paragraph of the same article, close in topic but without the answer;
+- ``entity_swapped`` and ``sentence_replaced``: the hard kinds of ``hard_negatives``, on the paragraph's
+  own topic (the question's key number or name swapped; the answer's sentence replaced by an on-topic one).
 
 Each is made only when the fact is really gone: a negative that still holds its answer would teach
 the model to ignore a correct span. Nothing here imports torch.
@@ -19,26 +21,18 @@ evaluation file to measure "no answer" (never to train on).
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from itertools import pairwise
 from typing import Literal, get_args
 
+from qa_core.answering.sentences import sentence_spans
+from qa_core.data.hard_negatives import SwapPool, entity_swapped, holds_an_answer, sentence_replaced
 from qa_core.data.squad import Example
 
-NegativeKind = Literal["answer_removed", "other_paragraph"]  # how an unanswerable question is made
-
-# A sentence ends after Chinese or English end marks (and the closing quotes that follow them), after
-# "." followed by white space (not in 3.5 or example.com), or at a newline; the white space after the
-# end belongs to the sentence, so removing one leaves the others as they were.
-_SENTENCE_END = re.compile(r"(?:[。！？!?]+[」』”’\"'）)]*|\.(?=\s)|\n)\s*")
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Character ranges ``[start, end)`` of the sentences of ``text``; together they are the whole text."""
-    cuts = sorted({0, len(text), *(m.end() for m in _SENTENCE_END.finditer(text))})
-    return list(pairwise(cuts))
+# how an unanswerable question is made; the last two are the hard kinds of ``hard_negatives``
+NegativeKind = Literal["answer_removed", "other_paragraph", "entity_swapped", "sentence_replaced"]
+# made unless others are asked for: the kinds the checkpoints so far were trained and measured with
+DEFAULT_KINDS: tuple[NegativeKind, ...] = ("answer_removed", "other_paragraph")
 
 
 def answer_removed(example: Example) -> Example | None:
@@ -55,7 +49,7 @@ def answer_removed(example: Example) -> Example | None:
     if sentence is None:
         return None
     rest = example.context[: sentence[0]] + example.context[sentence[1] :]
-    if not rest.strip() or _holds_an_answer(example, rest):
+    if not rest.strip() or holds_an_answer(example, rest):
         return None
     return _negative(example, rest, "answer_removed")
 
@@ -65,7 +59,7 @@ def other_paragraph(example: Example, paragraphs: Sequence[str], rng: random.Ran
 
     Paragraphs that hold any of its answers' text are never drawn; None when no other paragraph is left.
     """
-    others = [p for p in paragraphs if p != example.context and not _holds_an_answer(example, p)]
+    others = [p for p in paragraphs if p != example.context and not holds_an_answer(example, p)]
     return _negative(example, rng.choice(others), "other_paragraph") if others else None
 
 
@@ -82,13 +76,14 @@ def make_negatives(
     wanted, rng = round(share * len(answerable)), random.Random(seed)
     articles = _paragraphs_by_title(examples)  # impossible questions' paragraphs may be drawn too
     made: dict[NegativeKind, list[Example]] = {kind: [] for kind in kinds}
+    pool = SwapPool.of(examples) if "entity_swapped" in kinds else None
     if not wanted:
         return made
     total = 0
     for example in rng.sample(answerable, len(answerable)):
         turn = [kinds[(total + k) % len(kinds)] for k in range(len(kinds))]
         for kind in turn:
-            if negative := _make(kind, example, articles, rng):
+            if negative := _make(kind, example, articles, pool, rng):
                 made[kind].append(negative)
                 total += 1
                 break
@@ -98,10 +93,19 @@ def make_negatives(
 
 
 def _make(
-    kind: NegativeKind, example: Example, articles: Mapping[str, Sequence[str]], rng: random.Random
+    kind: NegativeKind,
+    example: Example,
+    articles: Mapping[str, Sequence[str]],
+    pool: SwapPool | None,
+    rng: random.Random,
 ) -> Example | None:
     if kind == "answer_removed":
         return answer_removed(example)
+    if kind == "entity_swapped":
+        assert pool is not None, "make_negatives builds the pool when this kind is asked for"
+        return entity_swapped(example, pool, rng)
+    if kind == "sentence_replaced":
+        return sentence_replaced(example, articles.get(example.title, ()))
     return other_paragraph(example, articles.get(example.title, ()), rng)
 
 
@@ -112,10 +116,6 @@ def _paragraphs_by_title(examples: Iterable[Example]) -> dict[str, list[str]]:
         if example.title:
             articles.setdefault(example.title, {})[example.context] = None
     return {title: list(paragraphs) for title, paragraphs in articles.items()}
-
-
-def _holds_an_answer(example: Example, text: str) -> bool:
-    return any(answer.text in text for answer in example.answers)
 
 
 def _negative(example: Example, context: str, kind: NegativeKind) -> Example:
@@ -139,9 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--share", type=float, default=1.0, help="Negatives per answerable question (0 to 1)."
     )
-    parser.add_argument(
-        "--kinds", nargs="+", default=list(get_args(NegativeKind)), choices=get_args(NegativeKind)
-    )
+    parser.add_argument("--kinds", nargs="+", default=list(DEFAULT_KINDS), choices=get_args(NegativeKind))
     parser.add_argument("--seed", type=int, default=0)
     args = one_style(parser).parse_args(argv)
     try:

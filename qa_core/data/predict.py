@@ -61,6 +61,12 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
             default=default_of(record, name),
             help=help_of(record, name),
         )
+    parser.add_argument(
+        "--answer-threshold",
+        type=float,
+        default=default_of(SpanRules, "answer_threshold"),
+        help=help_of(SpanRules, "answer_threshold"),
+    )
 
 
 @dataclass(frozen=True)
@@ -85,7 +91,7 @@ def load_from_args(args: argparse.Namespace) -> ModelRun:
     engine = QAEngine.load(args.checkpoint or default_checkpoint(), int8=args.int8)
     settings = AnswerSettings(
         windows=WindowSettings(max_length=args.max_length, doc_stride=args.doc_stride),
-        spans=SpanRules(max_answer_length=args.max_answer_length),
+        spans=SpanRules(max_answer_length=args.max_answer_length, answer_threshold=args.answer_threshold),
     )
     return ModelRun(engine, examples, settings)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from qa_core.data.metrics import Scores
-from qa_core.data.negatives import NegativeKind
+from qa_core.data.negatives import DEFAULT_KINDS, NegativeKind
 from qa_core.settings import (
     Bound,
     Init,
@@ -31,14 +31,14 @@ SaveDtype = Literal["float32", "float16"]  # precision of the saved weights
 SPECIAL_TOKENS = 4  # the most special tokens a pair takes: <s> question </s></s> paragraph </s> (XLM-R)
 
 
-def _each_of(kind: Any, help: str) -> Any:
-    """A list setting whose items come from a choice set (a ``Literal``); all of them by default.
+def _each_of(kind: Any, help: str, default: tuple[str, ...] | None = None) -> Any:
+    """A list setting whose items come from a choice set (a ``Literal``); all of them unless ``default``.
 
     ``setting`` cannot carry a list (a dataclass refuses a mutable default), and HfArgumentParser offers
     no choices for a list of ``Literal``: the choices are named in the help and checked by config_problems.
     """
     return field(
-        default_factory=lambda: list(choices(kind)),
+        default_factory=lambda: list(choices(kind) if default is None else default),
         metadata={"help": f"{help} Choices: {', '.join(choices(kind))}.", "items": kind},
     )
 
@@ -114,7 +114,10 @@ class TrainConfig:
     negative_kinds: list[str] = _each_of(
         NegativeKind,
         "How --negatives are made, taking turns: the paragraph without the sentence holding the answer "
-        "(answer_removed), or another paragraph of the same article without the answer (other_paragraph).",
+        "(answer_removed), or another paragraph of the same article without the answer (other_paragraph); "
+        "or the hard kinds: the question's key number or name swapped for one the paragraph never writes "
+        "(entity_swapped), the answer's sentence replaced by an on-topic one (sentence_replaced).",
+        DEFAULT_KINDS,
     )
     freeze_embeddings: bool = setting(
         True, "Keep the word embeddings fixed (default; --no-freeze-embeddings trains them)."

@@ -19,7 +19,8 @@ ROOT = Path(os.environ.get("QA_CHECKPOINTS_DIR", REPO_ROOT / "checkpoints"))
 USER_DIR_NAME = "user"
 DEFAULT_NAME = "e5-small-zh-en-qa"
 ENGLISH_NAME = "minilm-l6-en-qa"
-SHIPPED = (DEFAULT_NAME, ENGLISH_NAME)
+ABSTAINING_NAME = "e5-small-zh-en-qa-null"  # the default continued with unanswerable questions: it may abstain
+SHIPPED = (DEFAULT_NAME, ENGLISH_NAME, ABSTAINING_NAME)
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 

@@ -34,3 +34,12 @@ def test_every_public_endpoint_keeps_its_name_inputs_and_outputs():
         for name, endpoint in info.items()
     }
     assert found == ENDPOINTS
+
+
+def test_declaring_the_page_leaves_no_folder_behind_and_gradio_cleans_its_copies():
+    """CSV downloads get a folder on the first download, removed with the server; Gradio ages out its copies."""
+    import app
+    from ui import page
+
+    assert page._csv_folder.cache_info().currsize == 0, "importing the app made a temporary folder"
+    assert app.demo.delete_cache == page.DELETE_CACHE

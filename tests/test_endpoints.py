@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 # name -> (parameter names, output components), as gradio_client lists them
 ENDPOINTS = {
     "/ask": (("question", "context", "model", "max_length", "doc_stride", "max_answer_length", "n_best", "use_max_context", "null_threshold"), ("Highlightedtext", "Markdown", "Dataframe", "Plot", "Plot")),
@@ -36,10 +38,20 @@ def test_every_public_endpoint_keeps_its_name_inputs_and_outputs():
     assert found == ENDPOINTS
 
 
-def test_declaring_the_page_leaves_no_folder_behind_and_gradio_cleans_its_copies():
-    """CSV downloads get a folder on the first download, removed with the server; Gradio ages out its copies."""
+def test_csv_downloads_share_one_folder_that_drops_stale_files(tmp_path, monkeypatch):
+    """No folder per server or per import: one folder, and a download older than Gradio's copies is dropped."""
+    import os
+
+    import pandas as pd
+
     import app
     from ui import page
 
-    assert page._csv_folder.cache_info().currsize == 0, "importing the app made a temporary folder"
     assert app.demo.delete_cache == page.DELETE_CACHE
+    monkeypatch.setattr(page, "CSV_DIR", tmp_path / "csv")
+    first = page.write_csv("lens", "abc", pd.DataFrame({"token": ["台"], "score": [1.0]}))
+    assert Path(first).read_text(encoding="utf-8-sig") == "token,score\n台,1.0\n"
+    old = os.path.getmtime(first) - page.DELETE_CACHE[1] - 1
+    os.utime(first, (old, old))
+    second = page.write_csv("attention", "def", pd.DataFrame({"x": [1]}))
+    assert sorted(p.name for p in (tmp_path / "csv").iterdir()) == [os.path.basename(second)]

@@ -7,11 +7,11 @@ through a ``Page`` or the part that declared it, never through a global found by
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +35,7 @@ CONCURRENCY = 2  # model runs at once (CPU bound: more would only share the same
 SESSIONS = 200  # browser sessions whose last answer (with its trace, about 1-2 MB) is kept in memory
 SESSION_TTL_S = 3600
 DELETE_CACHE = (3600, 3600)  # Gradio's copies of the CSV downloads: checked hourly, dropped after an hour
+CSV_DIR = Path(tempfile.gettempdir()) / "qa-explorer-csv"  # the numbers behind the views, for download
 NARROW_MIN_WIDTH = 260  # px: controls side by side in a row stack on a phone instead of squeezing
 
 log = logging.getLogger(__name__)
@@ -101,15 +102,18 @@ def slider(record: type, name: str, label: Key, **options: Any) -> gr.Slider:
     return worded(gr.Slider, bound.low, bound.high, default, step=bound.step, label=label, **options)
 
 
-@functools.cache
-def _csv_folder() -> tempfile.TemporaryDirectory:
-    """Made on the first download, removed when the server stops (Gradio's own copies: ``DELETE_CACHE``)."""
-    return tempfile.TemporaryDirectory(prefix="qa-explorer-csv-")
-
-
 def write_csv(view: str, key: str, table) -> str:
-    """The numbers of one view as a CSV file, named after the view and the result (``key``) it belongs to."""
-    path = Path(_csv_folder().name) / f"{view}-{key}.csv"
+    """The numbers of one view as a CSV file, named after the view and the result (``key``) it belongs to.
+
+    One folder for every server on the machine, files older than Gradio's own copies are dropped on each
+    write: a server that is killed leaves nothing that grows, and a name is a result, so sharing is safe.
+    """
+    CSV_DIR.mkdir(parents=True, exist_ok=True)
+    stale = time.time() - DELETE_CACHE[1]
+    for old in CSV_DIR.glob("*.csv"):
+        if old.stat().st_mtime < stale:
+            old.unlink(missing_ok=True)
+    path = CSV_DIR / f"{view}-{key}.csv"
     # with a byte-order mark, spreadsheet programs read the Chinese as UTF-8
     write_text_atomically(path, "\ufeff" + table.to_csv(index=False))
     return str(path)

@@ -23,6 +23,8 @@ from qa_core.words import speaking
 TEXT_DIR = REPO_ROOT / "assets" / "text"
 LANGUAGES = {"en": "English", "zh-Hant": "繁體中文"}  # assets/text/<code>.json, and the name a reader looks for
 DEFAULT_LANGUAGE = "en"  # what API clients get, and the page until the browser says otherwise
+if not TEXT_DIR.is_dir():  # the code installed with a plain `pip install .`, started outside the checkout
+    raise SystemExit("The page's texts (assets/text/) are not here: start the app from the project's folder.")
 TEXTS: dict[str, dict[str, str]] = {
     code: json.loads((TEXT_DIR / f"{code}.json").read_text(encoding="utf-8")) for code in LANGUAGES
 }

@@ -7,6 +7,7 @@ through a ``Page`` or the part that declared it, never through a global found by
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -119,8 +120,9 @@ def write_csv(view: str, key: str, table) -> str:
     return str(path)
 
 
+@functools.cache
 def asset(name: str) -> Any:
-    """One of the page's JSON assets (examples written by the team), as read once at declaration."""
+    """One of the page's JSON assets (examples written by the team), read once however many parts use it."""
     return json.loads((ASSETS / name).read_text(encoding="utf-8"))
 
 

@@ -127,3 +127,28 @@ def test_every_emphasis_renders_in_both_languages():
         for key, value in words.items():
             html = re.sub(r"<code>.*?</code>", "", markdown.render(value), flags=re.S)
             assert "*" not in html, (code, key)
+
+
+PAGE_TAGS = {"p", "strong", "em", "code", "a", "ul", "ol", "li", "h1", "h2", "h3", "br", "pre", "blockquote"}
+
+
+def test_no_page_text_is_read_as_html_in_either_language():
+    """A bare token name such as ``<s>`` in a text would strike through everything after it."""
+    from markdown_it import MarkdownIt
+
+    markdown = MarkdownIt()
+    for code, words in TRANSLATIONS.items():
+        for key, value in words.items():
+            if key.startswith(FIGURE):  # Plotly's own markup (<b>, <br>), never read as Markdown
+                continue
+            tags = set(re.findall(r"</?([A-Za-z][\w-]*)", markdown.render(value))) - PAGE_TAGS
+            assert not tags, (code, key, tags)
+
+
+def test_a_token_or_an_answer_shown_in_markdown_stays_as_written():
+    from markdown_it import MarkdownIt
+
+    from ui.words import verbatim
+
+    html = MarkdownIt().render(f"**{verbatim('<s> a *b* [c](d) </s>')}**")
+    assert html == "<p><strong>&lt;s&gt; a *b* [c](d) &lt;/s&gt;</strong></p>\n"

@@ -35,7 +35,7 @@ from ui.page import (
     refuse,
     slider,
 )
-from ui.words import key, text, worded
+from ui.words import key, text, verbatim, worded
 from ui.zerogpu import gpu
 
 EXAMPLES = asset("examples.json")
@@ -120,7 +120,7 @@ def summary(answer: Answer, model: str, in_int8: bool) -> str:
     lines += [
         text(
             "ask.summary",
-            answer=answer.text,
+            answer=verbatim(answer.text),
             first=answer.start,
             last=answer.end - 1,  # people read a range as including both ends
             start=answer.start,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import re
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, NamedTuple
@@ -68,6 +69,17 @@ def worded(factory: Callable[..., Any], *args: Any, **properties: Any) -> Any:
 def text(which: str, /, **values: Any) -> str:
     """The page's words for ``which`` in the language of the request being answered."""
     return _filled(TEXTS[LANGUAGE.get()][which], values)
+
+
+MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&])")  # what Markdown or HTML could read as syntax
+
+
+def verbatim(words: str) -> str:
+    """``words`` (a paragraph's text, a token such as ``<s>``) shown as written inside a Markdown text.
+
+    Without the backslashes a token ``<s>`` opens a struck-through HTML element and ``*`` starts emphasis.
+    """
+    return MARKDOWN_PUNCTUATION.sub(r"\\\1", words)
 
 
 def _filled(words: str, values: dict[str, Any]) -> str:

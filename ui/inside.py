@@ -168,5 +168,8 @@ def render(page: Page, asked: AskPart) -> None:
         in_page_language(show_trace), [page.last_answer, page.language], list(view), api_visibility="private"
     )
     view.window_picker.change(
-        show_tokens, [page.last_answer, view.window_picker], view.token_table, api_visibility="private"
+        in_page_language(show_tokens),
+        [page.last_answer, view.window_picker, page.language],
+        view.token_table,
+        api_visibility="private",
     )

@@ -7,7 +7,7 @@ speaks another language hands ``speaking`` a table from each English template to
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import MappingProxyType
@@ -23,6 +23,14 @@ def say(english: str, **values: Any) -> str:
     ``%{x}`` in a hover template, is written doubled (``%{{x}}``).
     """
     return _WORDS.get().get(english, english).format(**values)
+
+
+def say_each(english: Iterable[str]) -> list[str]:
+    """Each of ``english`` (a table's column names, a column of token roles) in the reader's language.
+
+    Column names are declared once as constants, which tests and CSV downloads read in English.
+    """
+    return [say(words) for words in english]
 
 
 @contextmanager

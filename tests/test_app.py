@@ -81,7 +81,8 @@ def test_a_model_trained_for_no_answer_says_so_and_still_gives_its_best_span(cli
         null_threshold=None,
         api_name="/ask",
     )
-    assert summary.startswith(f"**Probably not in the paragraph.** `{NEVER_SURE}`'s no-answer score beats")
+    assert summary.startswith(f"**Probably not in the paragraph.** `{NEVER_SURE}`")
+    assert "(the model's own, tuned when it was trained)" in summary
     assert "*The probability compares this span with the other spans of the list only" in summary
 
 
@@ -96,6 +97,7 @@ def test_a_requested_threshold_overrides_the_models_own(client):
         api_name="/ask",
     )
     assert "Probably not in the paragraph" not in summary and "The no-answer check passed" in summary
+    assert "threshold of 30.00 (the one you set)" in summary
 
 
 def test_english_question_with_the_english_model(client):
@@ -246,13 +248,14 @@ def test_the_max_context_switch_lets_every_window_propose_shared_starts(client):
     )
 
 
-def test_model_list_holds_the_shipped_models(client):
+def test_model_list_holds_the_shipped_models_marked_then_the_others(client):
     update = client.predict(current=checkpoints.ENGLISH_NAME, api_name="/models")
-    assert [c[0] for c in update["choices"]] == [
+    assert [value for _, value in update["choices"]] == [
         checkpoints.DEFAULT_NAME,
         checkpoints.ENGLISH_NAME,
         NEVER_SURE,
     ]
+    assert [label for label, _ in update["choices"]][1:] == [f"{checkpoints.ENGLISH_NAME} (shipped)", NEVER_SURE]
     assert update["value"] == checkpoints.ENGLISH_NAME
 
 

@@ -290,15 +290,17 @@ WORDS = {
     for code in ("en", "zh-Hant")
 }
 TABS = ("ask", "inside", "why", "lecture", "lessons", "fine_tune")
+CHINESE_PAGE = "\n".join(WORDS["zh-Hant"].values())
 
 
 def _fragment(value: str, code: str) -> str | None:
     """The longest plain stretch of a text (no Markdown, code or placeholder), as it reads on the page.
 
-    A Chinese text's stretch must hold Chinese: an English term in brackets names the same thing in both.
+    A Chinese text's stretch must hold Chinese, and an English one must not be a term a Chinese text names
+    in brackets ("integrated gradients"): such a term names the same thing in both.
     """
     parts = [p.strip() for p in re.split(r"[*`#\[\]\n{}_|()（）「」“”]", value)]
-    own = [p for p in parts if len(p) >= 12 and (code == "en" or re.search(r"[\u4e00-\u9fff]", p))]
+    own = [p for p in parts if len(p) >= 12 and (re.search(r"[\u4e00-\u9fff]", p) or p not in CHINESE_PAGE)]
     return max(own, key=len, default=None)
 
 
@@ -326,6 +328,27 @@ def test_switching_to_chinese_leaves_no_english_text_and_the_page_still_answers(
     ask(page, EXAMPLE)
     summary = page.locator("#answer-summary").inner_text()
     assert "機率" in summary, "text made after the switch speaks the chosen language too"
+    _tables_and_choices_speak_chinese(page)
+
+
+def _tables_and_choices_speak_chinese(page) -> None:
+    """The tables, radios and plots computed after a switch name their columns and choices in Chinese."""
+    chinese = {k.removeprefix("figure:"): v for k, v in WORDS["zh-Hant"].items() if k.startswith("figure:")}
+    page.locator("#nbest [role=columnheader]").first.wait_for()
+    assert header_cells(page, "nbest") == [chinese[c] for c in NBEST_COLUMNS]
+    page.get_by_role("tab", name=WORDS["zh-Hant"]["tab.inside"]).click()
+    page.get_by_text(chinese["token_type_id"], exact=True).first.wait_for()
+    assert header_cells(page, "token-table") == [chinese[c] for c in TOKEN_COLUMNS]
+    page.get_by_role("tab", name=WORDS["zh-Hant"]["tab.why"]).click()
+    for method in ("gradient x input", "integrated gradients"):
+        page.get_by_role("radio", name=WORDS["zh-Hant"][f"choice.{method}"]).wait_for()
+    page.get_by_role("tab", name=WORDS["zh-Hant"]["tab.fine_tune"]).click()
+    for setting in ("random", "centre", "linear", "constant"):
+        assert page.get_by_role("radio", name=WORDS["zh-Hant"][f"choice.{setting}"]).count() == 1
+    page.get_by_role("tab", name=WORDS["zh-Hant"]["tab.lessons"]).click()
+    page.locator("#compare-button").click()
+    page.locator("#compare-plot .js-plotly-plot").wait_for()
+    assert chinese["Learning curves"] in page.locator("#compare-plot").inner_text()
 
 
 def test_a_chinese_browser_gets_the_chinese_page(browser, app_url):

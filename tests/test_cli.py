@@ -429,7 +429,7 @@ def test_a_missing_default_checkpoint_exits_2_saying_what_to_do(squad, tmp_path,
 TYPO = "checkpoints/e5-small-typo"
 TYPO_ERROR = (
     f"error: The folder {TYPO} does not exist; available checkpoints: checkpoints/e5-small-zh-en-qa, "
-    "checkpoints/minilm-l6-en-qa"
+    "checkpoints/minilm-l6-en-qa, checkpoints/e5-small-zh-en-qa-null"
 )
 
 

@@ -552,3 +552,17 @@ def test_chinese_titles_wrap_by_width_and_english_ones_as_before():
     )
     wrapped = _wrap("平均相似度：同一標籤的句子配對，以及不同標籤的句子配對，共 24 個詞", 50)
     assert all(len(line) <= 25 for line in wrapped.split("<br>")), "a Chinese character is two columns wide"
+
+
+def test_the_page_tables_speak_the_readers_language_and_keep_their_values(answer):
+    """After a switch to Chinese the n-best and token tables name their columns and roles in Chinese."""
+    from qa_core.words import speaking
+    from ui.words import FIGURE_WORDS
+
+    chinese = FIGURE_WORDS["zh-Hant"]
+    with speaking(chinese):
+        nbest, tokens = nbest_table(answer), token_table(answer.trace, 0)
+    assert list(nbest.columns) == [chinese[c] for c in NBEST_COLUMNS]
+    assert list(tokens.columns) == [chinese[c] for c in TOKEN_COLUMNS]
+    assert set(tokens[chinese["role"]]) <= {chinese[r] for r in ("question", "paragraph", "special", "padding")}
+    assert list(nbest[chinese["answer"]]) == list(nbest_table(answer)["answer"])

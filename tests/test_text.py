@@ -95,14 +95,23 @@ FIGURE_MODULES = ("trace_figures", "why_figures", "lecture_figures", "lessons_fi
 
 
 def _said() -> set[str]:
-    """Every template the figure modules hand to ``say``: always a plain string literal."""
+    """Every template the figure modules hand to ``say`` (always a plain string literal), and the column
+    names they hand to ``say_each`` (a module's tuple constant)."""
     said = set()
     for module in FIGURE_MODULES:
         tree = ast.parse((REPO_ROOT / "qa_core" / "explaining" / f"{module}.py").read_text(encoding="utf-8"))
+        constants = {
+            node.targets[0].id: [element.value for element in node.value.elts]
+            for node in tree.body
+            if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "").endswith("_COLUMNS")
+        }
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "say":
+            name = getattr(node.func, "id", None) if isinstance(node, ast.Call) else None
+            if name == "say":
                 assert isinstance(node.args[0], ast.Constant), (module, ast.unparse(node))
                 said.add(node.args[0].value)
+            elif name == "say_each" and isinstance(node.args[0], ast.Name) and node.args[0].id in constants:
+                said |= set(constants[node.args[0].id])
     return said
 
 
@@ -127,3 +136,64 @@ def test_every_emphasis_renders_in_both_languages():
         for key, value in words.items():
             html = re.sub(r"<code>.*?</code>", "", markdown.render(value), flags=re.S)
             assert "*" not in html, (code, key)
+
+
+PAGE_TAGS = {"p", "strong", "em", "code", "a", "ul", "ol", "li", "h1", "h2", "h3", "br", "pre", "blockquote"}
+
+
+def test_no_page_text_is_read_as_html_in_either_language():
+    """A bare token name such as ``<s>`` in a text would strike through everything after it."""
+    from markdown_it import MarkdownIt
+
+    markdown = MarkdownIt()
+    for code, words in TRANSLATIONS.items():
+        for key, value in words.items():
+            if key.startswith(FIGURE):  # Plotly's own markup (<b>, <br>), never read as Markdown
+                continue
+            tags = set(re.findall(r"</?([A-Za-z][\w-]*)", markdown.render(value))) - PAGE_TAGS
+            assert not tags, (code, key, tags)
+
+
+def test_a_token_or_an_answer_shown_in_markdown_stays_as_written():
+    from markdown_it import MarkdownIt
+
+    from ui.words import verbatim
+
+    html = MarkdownIt().render(f"**{verbatim('<s> a *b* [c](d) </s>')}**")
+    assert html == "<p><strong>&lt;s&gt; a *b* [c](d) &lt;/s&gt;</strong></p>\n"
+
+
+def test_a_switch_relabels_every_radio_and_keeps_the_values_the_api_takes():
+    import gradio as gr
+
+    from qa_core.settings import AttributionMethod, choices
+    from ui.words import setting_choices, switch_language, worded, worded_in
+
+    with gr.Blocks() as page:
+        radio = worded(gr.Radio, choices=setting_choices(choices(AttributionMethod)), value="integrated gradients")
+    assert radio.choices == [(value, value) for value in choices(AttributionMethod)]
+    language, update = switch_language(worded_in(page.blocks), "zh-Hant")
+    assert language == "zh-Hant"
+    assert update["choices"] == [
+        (TRANSLATIONS["zh-Hant"][f"choice.{value}"], value) for value in choices(AttributionMethod)
+    ]
+
+
+def test_the_lessons_tables_and_run_names_follow_the_language():
+    from qa_core.explaining import lessons_figures
+    from qa_core.words import speaking
+    from ui import lessons
+    from ui.words import FIGURE_WORDS, LANGUAGE
+
+    token = LANGUAGE.set("zh-Hant")
+    try:
+        with speaking(FIGURE_WORDS["zh-Hant"]):
+            post_processing, runs = lessons.reference_tables()
+            labels = lessons.run_choices(lessons.run_curves())
+    finally:
+        LANGUAGE.reset(token)
+    chinese = FIGURE_WORDS["zh-Hant"]
+    assert list(post_processing.columns) == [chinese[c] for c in lessons_figures.POST_PROCESSING_COLUMNS]
+    assert list(runs.columns) == [chinese[c] for c in lessons_figures.RUNS_COLUMNS]
+    reference = [(label, name) for label, name in labels if name.startswith("reference: ")]
+    assert reference and all(label.startswith("參考組") for label, _ in reference)

@@ -29,13 +29,13 @@ from ui.page import (
     asset,
     default_model,
     load_engine,
-    model_names,
+    model_choices,
     model_run,
     refresh_models,
     refuse,
     slider,
 )
-from ui.words import key, text, worded
+from ui.words import in_page_language, key, text, verbatim, worded
 from ui.zerogpu import gpu
 
 EXAMPLES = asset("examples.json")
@@ -109,18 +109,31 @@ def answer_warnings(answer: Answer, model: str) -> list[str]:
     return found
 
 
-def summary(answer: Answer, model: str, in_int8: bool) -> str:
+def null_verdict(answer: Answer, model: str, threshold_set: bool) -> str:
+    """Why the model judged the answer in or out of the paragraph, for a person: a lead is never negative,
+    and a threshold typed in the settings is the reader's, not the model's."""
+    null = answer.trace.null
+    whose = text("ask.threshold_yours" if threshold_set else "ask.threshold_model")
+    values = {"model": model, "threshold": null.threshold, "whose": whose}
+    if not answer.no_answer:
+        return text("ask.null_checked", margin=null.margin, **values)
+    if null.margin >= 0:
+        return text("ask.not_in_paragraph", margin=null.margin, **values)
+    return text("ask.not_in_paragraph_lead", lead=-null.margin, needed=-null.threshold, **values)
+
+
+def summary(answer: Answer, model: str, in_int8: bool, threshold_set: bool = False) -> str:
+    """The answer in words, with any warnings; ``threshold_set``: the no-answer threshold was typed in."""
     warnings = [text("ask.warning", warning=warning) for warning in answer_warnings(answer, model)]
     if not answer.n_best:
         return "\n\n".join(warnings)
     null = answer.trace.null
-    lines = []
-    if answer.no_answer:
-        lines.append(text("ask.not_in_paragraph", model=model, margin=null.margin, threshold=null.threshold))
+    verdict = null_verdict(answer, model, threshold_set) if null.threshold is not None else ""
+    lines = [verdict] if answer.no_answer else []
     lines += [
         text(
             "ask.summary",
-            answer=answer.text,
+            answer=verbatim(answer.text),
             first=answer.start,
             last=answer.end - 1,  # people read a range as including both ends
             start=answer.start,
@@ -133,8 +146,8 @@ def summary(answer: Answer, model: str, in_int8: bool) -> str:
         ),
         text("ask.probability_note"),
     ]
-    if null.threshold is not None and not answer.no_answer:
-        lines.append(text("ask.null_checked", margin=null.margin, threshold=null.threshold))
+    if verdict and not answer.no_answer:
+        lines.append(verdict)
     return "\n\n".join(lines + warnings)
 
 
@@ -159,7 +172,7 @@ def ask(
     scores = trace_figures.scores_figure(answer.trace)
     return AskView(
         highlighted=trace_figures.highlight_segments(answer),
-        summary=summary(answer, name, engine.int8),
+        summary=summary(answer, name, engine.int8, settings.spans.null_threshold is not None),
         nbest=trace_figures.nbest_table(answer),
         ask_scores=scores,
         scores=scores,
@@ -251,7 +264,7 @@ def render(page: Page) -> AskPart:
                 question = worded(gr.Textbox, label=key("ask.question"), lines=1, elem_id="question")
             with gr.Column(scale=1):
                 model_picker = worded(
-                    gr.Dropdown, model_names(), value=default_model(), label=key("ask.model"), elem_id="model"
+                    gr.Dropdown, model_choices(), value=default_model(), label=key("ask.model"), elem_id="model"
                 )
                 refresh_button = worded(gr.Button, value=key("ask.refresh"), size="sm")
                 settings = _settings_accordion()
@@ -280,6 +293,8 @@ def render(page: Page) -> AskPart:
         # with a TypeError that reaches the client as a bare "error"
         preprocess=False,
     )
-    refresh_button.click(refresh_models, model_picker, model_picker, api_name="models")
-    page.blocks.load(refresh_models, model_picker, model_picker, api_visibility="private")
+    models = in_page_language(refresh_models)
+    refresh_button.click(models, [model_picker, page.language], model_picker, api_name="models")
+    page.blocks.load(models, [model_picker, page.language], model_picker, api_visibility="private")
+    page.after_switch.append((refresh_models, [model_picker], [model_picker]))
     return AskPart(question, context, model_picker, view, answered)

@@ -14,13 +14,14 @@ from typing import Any, NamedTuple
 import gradio as gr
 
 from qa_core.explaining import lessons_figures
+from qa_core.models import checkpoints
 from qa_core.settings import Placement, Schedule, bound_of, choices, default_of
 from qa_core.tooling.base_models.build import base_states
 from qa_core.train import jobs as training
 from qa_core.train.config import TrainConfig
 from ui.lessons import refresh_runs
 from ui.page import Page, refresh_models, refuse, slider
-from ui.words import in_page_language, key, text, worded
+from ui.words import Choices, in_page_language, key, setting_choices, text, worded
 
 POLL_SECONDS = 1.0
 ABLATION_MEASUREMENTS = 4  # held-out scores during each run of a placement comparison: its learning curve
@@ -33,6 +34,17 @@ class TrainingView(NamedTuple):
     timer: Any
     model_picker: Any
     compare: Any  # the Lessons tab's run list, which a finished job's curves join
+
+
+def base_choices() -> Choices:
+    """The bases a job can start from, labelled in the page's language; the value is the name the API takes."""
+    shipped = {str(checkpoints.ROOT / name): name for name in checkpoints.SHIPPED}
+    return Choices(
+        tuple(
+            (key("train.base_shipped", name=shipped[path]) if path in shipped else key("train.base_encoder", name=path), name)
+            for name, path in training.BASES.items()
+        )
+    )
 
 
 def base_notes() -> str:
@@ -217,8 +229,10 @@ def _form(allowed: bool) -> dict[str, Any]:
     form: dict[str, Any] = {}
     with gr.Row():
         with gr.Column():
-            bases = list(training.BASES)
-            form["base"] = worded(gr.Dropdown, bases, value=bases[0], label=key("train.base"), interactive=allowed)
+            bases = base_choices()
+            form["base"] = worded(
+                gr.Dropdown, choices=bases, value=bases.labelled[0][1], label=key("train.base"), interactive=allowed
+            )
             form["notes"] = gr.Markdown(base_notes(), visible=allowed, elem_id="base-notes")
             form["data_file"] = worded(
                 gr.File, label=key("train.file"), file_types=[".json", ".gz"], interactive=allowed
@@ -250,7 +264,7 @@ def _form(allowed: bool) -> dict[str, Any]:
                 for name, kind in (("placement", Placement), ("schedule", Schedule)):
                     form[name] = worded(
                         gr.Radio,
-                        list(choices(kind)),
+                        choices=setting_choices(choices(kind)),
                         value=default_of(TrainConfig, name),
                         label=key(f"train.{name}"),
                         interactive=allowed,

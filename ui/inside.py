@@ -12,7 +12,7 @@ from qa_core.explaining import trace_figures
 from qa_core.settings import AnswerSettings, WindowSettings
 from ui.ask import AskPart
 from ui.page import LIMITS, NARROW_MIN_WIDTH, Page, load_engine, slider
-from ui.words import in_page_language, key, text, worded
+from ui.words import in_page_language, key, text, verbatim, worded
 
 
 class TraceView(NamedTuple):
@@ -43,7 +43,7 @@ def show_trace(answer: Answer) -> TraceView:
     trace = answer.trace
     window = trace.winning_window or 0
     return TraceView(
-        note=text("inside.drawn_from", question=trace.question, windows=len(trace.windows)),
+        note=text("inside.drawn_from", question=verbatim(trace.question), windows=len(trace.windows)),
         window_picker=gr.Dropdown(choices=window_choices(answer), value=window),
         token_table=trace_figures.token_table(trace, window),
         windows_plot=trace_figures.windows_figure(
@@ -168,5 +168,8 @@ def render(page: Page, asked: AskPart) -> None:
         in_page_language(show_trace), [page.last_answer, page.language], list(view), api_visibility="private"
     )
     view.window_picker.change(
-        show_tokens, [page.last_answer, view.window_picker], view.token_table, api_visibility="private"
+        in_page_language(show_tokens),
+        [page.last_answer, view.window_picker, page.language],
+        view.token_table,
+        api_visibility="private",
     )

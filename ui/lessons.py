@@ -81,6 +81,11 @@ def lessons_windows(
     )
 
 
+def reference_tables() -> tuple[Any, Any]:
+    """The post-processing effect and every reference run, with column names in the page's language."""
+    return lessons_figures.post_processing_table(EXPERIMENTS.post_processing), lessons_figures.runs_table(EXPERIMENTS)
+
+
 def reference_figures() -> list[Any]:
     """The reference experiments' plots, lesson by lesson: curves and final scores, and the position bias."""
     drawn = []
@@ -124,9 +129,12 @@ def post_processing_numbers(experiments: Experiments) -> dict[str, float]:
 
 
 def run_curves() -> dict[str, RunCurve]:
-    """Every learning curve there is to compare: the reference runs, then each model folder that kept one."""
+    """Every learning curve there is to compare: the reference runs, then each model folder that kept one.
+
+    Keyed by the English name the API takes, whichever language the page shows it in (``run_choices``).
+    """
     curves = {
-        text("lessons.reference_run", name=r.name): RunCurve(r.name, r.curve)
+        key("lessons.reference_run", name=r.name).english(): RunCurve(r.name, r.curve)
         for r in (EXPERIMENTS.runs if EXPERIMENTS else ())
     }
     for name in model_names():
@@ -136,9 +144,17 @@ def run_curves() -> dict[str, RunCurve]:
     return curves
 
 
+def run_choices(curves: dict[str, RunCurve]) -> list[tuple[str, str]]:
+    """The runs to compare, a reference run labelled in the page's language."""
+    return [
+        (text("lessons.reference_run", name=curve.name) if curve.reference else name, name)
+        for name, curve in curves.items()
+    ]
+
+
 def refresh_runs(chosen: list[str] | None):
-    names = list(run_curves())
-    return gr.CheckboxGroup(choices=names, value=[n for n in chosen or [] if n in names])
+    curves = run_curves()
+    return gr.CheckboxGroup(choices=run_choices(curves), value=[n for n in chosen or [] if n in curves])
 
 
 def compare_runs(chosen: list[str]) -> CompareView:
@@ -210,19 +226,25 @@ def _reference_runs(page: Page) -> None:
         if lesson == "placement":
             plots.append(gr.Plot(next(drawn), elem_id="lessons-position"))
     worded(gr.Markdown, value=key("lessons.post_processing", **post_processing_numbers(EXPERIMENTS)))
-    gr.Dataframe(
-        lessons_figures.post_processing_table(EXPERIMENTS.post_processing), interactive=False, wrap=True
-    )
-    worded(gr.Dataframe, lessons_figures.runs_table(EXPERIMENTS), label=key("lessons.runs_table"), wrap=True)
-    page.after_switch.append((reference_figures, [], plots))
+    post_processing, runs = reference_tables()
+    tables = [
+        gr.Dataframe(post_processing, interactive=False, wrap=True),
+        worded(gr.Dataframe, runs, label=key("lessons.runs_table"), wrap=True),
+    ]
+    page.after_switch += [(reference_figures, [], plots), (reference_tables, [], tables)]
 
 
-def _compare() -> Any:
+def _compare(page: Page) -> Any:
     """Learning curves side by side: the reference runs and every model folder that kept its curve."""
     worded(gr.Markdown, value=key("lessons.compare_intro"))
-    comparable = list(run_curves())  # reads every model folder's curve: once, not per argument
+    comparable = run_choices(run_curves())  # reads every model folder's curve: once, not per argument
     with gr.Row():
-        chosen = worded(gr.CheckboxGroup, comparable, value=comparable[:2], label=key("lessons.compare_runs"))
+        chosen = worded(
+            gr.CheckboxGroup,
+            comparable,
+            value=[name for _, name in comparable[:2]],
+            label=key("lessons.compare_runs"),
+        )
         with gr.Column(scale=0, min_width=NARROW_MIN_WIDTH):
             button = worded(
                 gr.Button, value=key("lessons.compare_button"), variant="primary", elem_id="compare-button"
@@ -232,8 +254,9 @@ def _compare() -> Any:
         plot=worded(gr.Plot, label=key("lessons.curves_plot"), elem_id="compare-plot"),
         csv=worded(gr.DownloadButton, label=key("lessons.compare_csv"), size="sm"),
     )
-    button.click(compare_runs, chosen, list(view), api_name="compare_runs")
-    refresh.click(refresh_runs, chosen, chosen, api_visibility="private")
+    button.click(in_page_language(compare_runs), [chosen, page.language], list(view), api_name="compare_runs")
+    refresh.click(in_page_language(refresh_runs), [chosen, page.language], chosen, api_visibility="private")
+    page.after_switch.append((refresh_runs, [chosen], [chosen]))
     return chosen
 
 
@@ -243,4 +266,4 @@ def render(page: Page, model_picker: Any) -> Any:
         worded(gr.Markdown, value=key("lessons.intro"))
         _placements(page, model_picker)
         _reference_runs(page)
-        return _compare()
+        return _compare(page)

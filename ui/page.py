@@ -25,7 +25,7 @@ from qa_core.files import REPO_ROOT, write_text_atomically
 from qa_core.models import checkpoints, int8
 from qa_core.models.model_cache import ModelCache
 from qa_core.settings import RequestLimits, bound_of, default_of
-from ui.words import DEFAULT_LANGUAGE, Key, in_page_language, worded
+from ui.words import DEFAULT_LANGUAGE, Key, in_page_language, text, worded
 from ui.zerogpu import gpu
 
 ASSETS = REPO_ROOT / "assets"
@@ -61,6 +61,15 @@ def model_names() -> list[str]:
     return list(checkpoints.available())
 
 
+def model_choices() -> list[tuple[str, str]]:
+    """The model picker's choices: a shipped model marked as such in the page's language; the value is
+    the name the API takes."""
+    return [
+        (text("ask.model_shipped", name=name) if name in checkpoints.SHIPPED else name, name)
+        for name in model_names()
+    ]
+
+
 def default_model() -> str | None:
     names = model_names()
     return checkpoints.DEFAULT_NAME if checkpoints.DEFAULT_NAME in names else next(iter(names), None)
@@ -74,7 +83,7 @@ def load_engine(name: str | None) -> tuple[str, QAEngine]:
 
 def refresh_models(current: str | None):
     names = model_names()
-    return gr.Dropdown(choices=names, value=current if current in names else default_model())
+    return gr.Dropdown(choices=model_choices(), value=current if current in names else default_model())
 
 
 def refuse(error: Exception) -> gr.Error:

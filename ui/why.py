@@ -24,7 +24,7 @@ from ui.page import (
     within,
     write_csv,
 )
-from ui.words import in_page_language, key, text, worded
+from ui.words import in_page_language, key, setting_choices, text, worded
 
 WHY_RESULTS = 64  # explanations kept: one question's lens, attention and a few attributions each
 memo = why.Memo(WHY_RESULTS)
@@ -213,7 +213,7 @@ def _pickers() -> dict[str, Any]:
         with gr.Column(scale=1, min_width=NARROW_MIN_WIDTH):
             picked["method"] = worded(
                 gr.Radio,
-                list(choices(AttributionMethod)),
+                choices=setting_choices(choices(AttributionMethod)),
                 value=default_of(AttributionSettings, "method"),
                 label=key("why.method"),
             )

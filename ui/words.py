@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import re
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, NamedTuple
@@ -47,8 +48,33 @@ class Key(NamedTuple):
     def english(self) -> str:
         return _filled(TEXTS[DEFAULT_LANGUAGE][self.name], self.values)
 
+    def spoken(self) -> str:
+        """The text in the language of the request being answered."""
+        return text(self.name, **self.values)
 
-WORDED: dict[int, tuple[Any, dict[str, Key]]] = {}  # id(component) -> the component and its keyed properties
+
+class Choices(NamedTuple):
+    """The choices of a radio or dropdown: labels by key, values that never change with the language.
+
+    A client of the API sends the value (an English setting such as "integrated gradients"), whichever
+    language the page shows its label in.
+    """
+
+    labelled: tuple[tuple[Key, Any], ...]
+
+    def english(self) -> list[tuple[str, Any]]:
+        return [(label.english(), value) for label, value in self.labelled]
+
+    def spoken(self) -> list[tuple[str, Any]]:
+        return [(label.spoken(), value) for label, value in self.labelled]
+
+
+def setting_choices(values: tuple[str, ...]) -> Choices:
+    """The values of a setting (``settings.choices``), each labelled by its key ``choice.<value>``."""
+    return Choices(tuple((key(f"choice.{value}"), value) for value in values))
+
+
+WORDED: dict[int, tuple[Any, dict[str, Key | Choices]]] = {}  # id(component) -> the component and its keyed properties
 
 
 def key(which: str, /, **values: Any) -> Key:
@@ -60,7 +86,7 @@ def key(which: str, /, **values: Any) -> Key:
 
 def worded(factory: Callable[..., Any], *args: Any, **properties: Any) -> Any:
     """``factory(*args, **properties)`` with each ``Key`` property shown in English and kept for a switch."""
-    keyed = {name: value for name, value in properties.items() if isinstance(value, Key)}
+    keyed = {name: value for name, value in properties.items() if isinstance(value, (Key, Choices))}
     component = factory(*args, **{**properties, **{name: k.english() for name, k in keyed.items()}})
     shown = getattr(component, "dataset", component)  # gr.Examples shows its label on its Dataset
     WORDED[id(shown)] = (shown, keyed)
@@ -72,24 +98,35 @@ def text(which: str, /, **values: Any) -> str:
     return _filled(TEXTS[LANGUAGE.get()][which], values)
 
 
+MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&])")  # what Markdown or HTML could read as syntax
+
+
+def verbatim(words: str) -> str:
+    """``words`` (a paragraph's text, a token such as ``<s>``) shown as written inside a Markdown text.
+
+    Without the backslashes a token ``<s>`` opens a struck-through HTML element and ``*`` starts emphasis.
+    """
+    return MARKDOWN_PUNCTUATION.sub(r"\\\1", words)
+
+
 def _filled(words: str, values: dict[str, Any]) -> str:
     """A template with its placeholders filled; one without values may hold literal braces."""
     return words.format(**values) if values else words
 
 
-def worded_in(blocks: dict[int, Any]) -> list[tuple[Any, dict[str, Key]]]:
+def worded_in(blocks: dict[int, Any]) -> list[tuple[Any, dict[str, Key | Choices]]]:
     """The worded components of one page (``Blocks.blocks``), each with its keyed properties."""
     page = {id(block) for block in blocks.values()}
     return [entry for ident, entry in WORDED.items() if ident in page]
 
 
-def switch_language(worded_components: list[tuple[Any, dict[str, Key]]], language: str) -> list:
+def switch_language(worded_components: list[tuple[Any, dict[str, Key | Choices]]], language: str) -> list:
     """The chosen language, then every worded component's text in it."""
     code = language if language in TEXTS else DEFAULT_LANGUAGE
     token = LANGUAGE.set(code)
     try:
         updates = (
-            gr.update(**{name: text(k.name, **k.values) for name, k in keyed.items()})
+            gr.update(**{name: k.spoken() for name, k in keyed.items()})
             for _, keyed in worded_components
         )
         return [code, *updates]

@@ -28,7 +28,7 @@ from qa_core.explaining.style import (
     message_figure,
     style,
 )
-from qa_core.words import say
+from qa_core.words import say, say_each
 
 SIMILARITY_COLUMNS = (
     "layer",
@@ -226,14 +226,14 @@ def neighbour_table(record: WordArithmetic, layer: int) -> pd.DataFrame:
     for d, direction in enumerate(DIRECTIONS):
         source, target = _languages(record, d)
         for h, i in enumerate(record.held_out):
-            cells = {"direction": direction, "word": source[i], "translation": target[i]}
+            cells = {"direction": _direction_name(direction), "word": source[i], "translation": target[i]}
             for shift, name in ((1, "shifted"), (0, "raw")):
                 cells[f"{name}: rank"] = int(record.rank[layer, d, shift, h])
                 cells[f"{name}: nearest"] = ", ".join(
                     target[j] for j in record.neighbours[layer, d, shift, h]
                 )
             rows.append(cells)
-    return pd.DataFrame(rows, columns=list(NEIGHBOUR_COLUMNS))
+    return pd.DataFrame(rows, columns=list(NEIGHBOUR_COLUMNS)).set_axis(say_each(NEIGHBOUR_COLUMNS), axis="columns")
 
 
 def arithmetic_table(record: WordArithmetic) -> pd.DataFrame:

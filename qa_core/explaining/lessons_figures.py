@@ -32,7 +32,7 @@ from qa_core.explaining.style import (
 )
 from qa_core.models.curve import RunScores
 from qa_core.settings import Placement
-from qa_core.words import say
+from qa_core.words import say, say_each
 
 PLACEMENT_COLOURS = {"random": START_COLOUR, "centre": END_COLOUR}
 RUN_COLOURS = (
@@ -231,13 +231,17 @@ def position_figure(runs: Sequence[ExperimentRun]) -> go.Figure:
     return fig
 
 
+POST_PROCESSING_COLUMNS = ("post-processing", "EM", "F1", "end before start", "too long", "answers changed")
+RUNS_COLUMNS = ("run", "what it changes", "EM", "F1", "minutes", "command")
+
+
 def post_processing_table(effect: PostProcessingEffect) -> pd.DataFrame:
     """The same model with the homework's post-processing rules on and off."""
     return pd.DataFrame(
         [
-            ["on (start ≤ end, length limit)", effect.on.exact_match, effect.on.f1, "", "", ""],
+            [say("on (start ≤ end, length limit)"), effect.on.exact_match, effect.on.f1, "", "", ""],
             [
-                "off (best start, best end)",
+                say("off (best start, best end)"),
                 effect.off.exact_match,
                 effect.off.f1,
                 effect.reversed,
@@ -245,7 +249,7 @@ def post_processing_table(effect: PostProcessingEffect) -> pd.DataFrame:
                 effect.changed,
             ],
         ],
-        columns=["post-processing", "EM", "F1", "end before start", "too long", "answers changed"],
+        columns=say_each(POST_PROCESSING_COLUMNS),
     )
 
 
@@ -256,7 +260,7 @@ def runs_table(experiments: Experiments) -> pd.DataFrame:
             [r.name, r.about, r.final.exact_match, r.final.f1, round(r.seconds / 60, 1), r.command]
             for r in experiments.runs
         ],
-        columns=["run", "what it changes", "EM", "F1", "minutes", "command"],
+        columns=say_each(RUNS_COLUMNS),
     )
 
 

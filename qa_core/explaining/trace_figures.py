@@ -42,7 +42,7 @@ from qa_core.explaining.style import (
     message_figure,
     style,
 )
-from qa_core.words import say
+from qa_core.words import say, say_each
 
 TOKEN_LABEL_LIMIT = 64  # windows with more real tokens get numbered ticks (hover shows the tokens)
 MATRIX_TOKENS = 60  # the span matrix shows at most this many paragraph tokens per axis
@@ -110,7 +110,7 @@ def nbest_table(answer: Answer) -> pd.DataFrame:
         )
         for rank, c in enumerate(answer.n_best, start=1)
     ]
-    return pd.DataFrame(rows, columns=list(NBEST_COLUMNS))
+    return pd.DataFrame(rows, columns=say_each(NBEST_COLUMNS))
 
 
 def token_table(trace: Trace, window: int) -> pd.DataFrame:
@@ -123,12 +123,12 @@ def token_table(trace: Trace, window: int) -> pd.DataFrame:
         w.input_ids,
         w.token_type_ids,
         w.attention_mask,
-        w.roles,
+        say_each(w.roles),
         [_characters(trace.context, o) for o in w.offsets],
         np.round(wt.start_logits.astype(float), 3),
         np.round(wt.end_logits.astype(float), 3),
     )
-    return pd.DataFrame(dict(zip(TOKEN_COLUMNS, columns, strict=True)))
+    return pd.DataFrame(dict(zip(say_each(TOKEN_COLUMNS), columns, strict=True)))
 
 
 def answer_doc_tokens(trace: Trace) -> tuple[int, int] | None:

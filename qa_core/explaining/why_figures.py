@@ -22,7 +22,7 @@ from qa_core.explaining.style import ANSWER_COLOUR, END_COLOUR, START_COLOUR, es
 from qa_core.explaining.trace_figures import TOKEN_LABEL_LIMIT, role_name, side_name
 from qa_core.explaining.why_records import AttentionMap, Attribution, LayerLens
 from qa_core.settings import AttributionMethod
-from qa_core.words import say
+from qa_core.words import say, say_each
 
 # the colours of Gradio's highlighted text for scores, so the shaded text and the bars agree
 POSITIVE_COLOUR = ANSWER_COLOUR  # vermillion: raises log p(start) + log p(end)
@@ -289,8 +289,8 @@ def lens_table(lens: LayerLens, trace: Trace) -> pd.DataFrame:
             else context[window.offsets[best.start_token][0] : window.offsets[best.end_token][1]]
         )
         score = None if best is None else round(best.score, 3)
-        rows.append(("embeddings" if layer == 0 else f"layer {layer}", text, score))
-    return pd.DataFrame(rows, columns=list(LENS_COLUMNS))
+        rows.append((say("embeddings") if layer == 0 else say("layer {layer}", layer=layer), text, score))
+    return pd.DataFrame(rows, columns=say_each(LENS_COLUMNS))
 
 
 def attention_overview(attention: AttentionMap, source: Literal["answer", "first"] = "answer") -> go.Figure:

@@ -41,14 +41,19 @@ def default_checkpoint(root: Path = ROOT) -> Path:
 
 
 def available(root: Path = ROOT) -> dict[str, Path]:
-    """Every loadable checkpoint by display name: shipped ones first, then the user's own."""
+    """Every loadable checkpoint by display name: shipped ones first, then any other model folder in the
+    checkpoints folder (a candidate such as ``e5-small-zh-en-qa-null``), then the user's own."""
     found = {name: root / name for name in SHIPPED if is_model_dir(root / name)}
-    user = root / USER_DIR_NAME
-    if user.is_dir():
-        for path in sorted(user.iterdir()):
-            if not path.name.startswith(".") and is_model_dir(path):  # .tmp/.old: writes in progress
-                found[f"{USER_DIR_NAME}/{path.name}"] = path
+    found |= {path.name: path for path in _model_folders(root) if path.name not in SHIPPED}
+    found |= {f"{USER_DIR_NAME}/{path.name}": path for path in _model_folders(root / USER_DIR_NAME)}
     return found
+
+
+def _model_folders(folder: Path) -> list[Path]:
+    """The model folders directly in ``folder``, by name; .tmp/.old folders are writes in progress."""
+    if not folder.is_dir():
+        return []
+    return [path for path in sorted(folder.iterdir()) if not path.name.startswith(".") and is_model_dir(path)]
 
 
 def user_checkpoint_path(name: str, root: Path = ROOT) -> Path:

@@ -18,14 +18,14 @@ import threading
 import gradio as gr
 
 from qa_core.train.jobs import MAX_UPLOAD_BYTES
-from ui import ask, fine_tune, inside, language, lecture, lessons, why
+from ui import ask, fine_tune, inside, language, lecture, lessons, screen, why
 from ui.page import CONCURRENCY, DELETE_CACHE, QUEUE_SIZE, SESSIONS, Page, default_model, load_engine
 from ui.words import text
 
 with gr.Blocks(title=text("page.title"), delete_cache=DELETE_CACHE) as demo:
     picker = language.render_header()
     page = Page(blocks=demo)
-    with gr.Tabs():  # one row of tabs, although each part also wires API endpoints beside its tab
+    with gr.Tabs(overflow_behavior="wrap"):  # every tab in sight on a phone; each part also wires its API
         asked = ask.render(page)
         inside.render(page, asked)
         why.render(page, asked)
@@ -41,7 +41,7 @@ def main() -> None:
     if default_model():
         threading.Thread(target=load_engine, args=(None,), daemon=True).start()
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE).launch(
-        max_file_size=MAX_UPLOAD_BYTES, state_session_capacity=SESSIONS
+        max_file_size=MAX_UPLOAD_BYTES, state_session_capacity=SESSIONS, css=screen.CSS
     )
 
 

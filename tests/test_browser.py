@@ -180,15 +180,43 @@ def test_a_phone_wide_page_keeps_every_plot_title_on_its_plot(phone, tmp_path):
 
 
 def test_a_phone_wide_page_puts_the_language_picker_under_the_introduction(phone):
-    """The introduction keeps the page's width, and every tab is one tap away in the tab bar's menu."""
+    """The introduction keeps the page's width, and every tab is in sight: the tab bar wraps, no "more" menu."""
     intro, picker = phone.locator("#intro").bounding_box(), phone.locator("#language").bounding_box()
     assert intro["width"] >= 0.7 * PHONE["width"], "the introduction is not squeezed beside the picker"
     assert picker["y"] >= intro["y"] + intro["height"] - 1
     choices = [phone.get_by_label(name).bounding_box() for name in ("English", "繁體中文")]
     assert abs(choices[0]["y"] - choices[1]["y"]) < 4, "both languages on one line"
-    phone.locator("button.overflow-menu-button, .overflow-menu button").first.click()
-    phone.get_by_role("button", name="Lessons").click()
+    tabs = phone.get_by_role("tab")
+    assert tabs.count() == 6 and all(tabs.nth(i).is_visible() for i in range(6))
+    assert not phone.locator(".overflow-menu button").first.is_visible()
+    phone.get_by_role("tab", name="Lessons").click()
     phone.locator("#lessons-button").wait_for()  # visible: the Lessons tab is open
+
+
+# Width of every drawn plot on the open tab; a plot squeezed beside another in a row is about half the screen.
+PLOT_WIDTHS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+  .filter(plot => plot.offsetParent).map(plot => [plot.closest('[id]')?.id, plot.getBoundingClientRect().width])"""
+
+
+@pytest.mark.parametrize(
+    "tab, button, last_plot",
+    [
+        ("Why this span", "#why-button", "#why-attribution"),
+        ("Lecture", "#same-button", "#same-second"),
+        ("Lessons", "#lessons-button", "#lessons-histogram"),
+    ],
+)
+def test_on_a_phone_every_plot_of_a_tab_takes_the_screens_width(phone, tab, button, last_plot):
+    """Below 600 px rows stack: the two attribution plots, the two languages' span matrices and the Lessons
+    plots each get the whole width instead of ~140 px with cut titles."""
+    ask(phone, EXAMPLE)
+    phone.get_by_role("tab", name=tab).click()
+    phone.locator(button).click()
+    phone.locator(f"{last_plot} .js-plotly-plot").wait_for()
+    widths = phone.evaluate(PLOT_WIDTHS)
+    assert len(widths) >= 2
+    narrow = [(name, width) for name, width in widths if width < 0.8 * PHONE["width"]]
+    assert not narrow, f"plots narrower than the screen allows: {narrow}"
 
 
 def test_why_this_span_explains_the_answer_and_a_picked_nbest_row(page):

@@ -17,6 +17,7 @@ from qa_core.explaining import trace_figures
 from qa_core.explaining.lessons_figures import loss_figure
 from qa_core.explaining.style import SUBTITLE_CHARS, TITLE_CHARS
 from qa_core.explaining.trace_figures import (
+    MATRIX_END_LABELS,
     MATRIX_TOKENS,
     NBEST_COLUMNS,
     NO_CHARACTERS,
@@ -452,7 +453,7 @@ def test_span_matrix_figure_masks_exactly_the_impossible_spans(answer):
     assert np.array_equal(np.isnan(z), np.isnan(expected))
     assert np.array_equal(z[~np.isnan(z)], expected[~np.isnan(expected)])
     assert np.isnan(z[np.tril_indices_from(z, k=-1)]).all()  # end before start
-    assert list(fig.layout.xaxis.ticktext) == [html.escape(wt.tokens[p], quote=False) for p in shown]
+    assert list(fig.layout.yaxis.ticktext) == [html.escape(wt.tokens[p], quote=False) for p in shown]
     (chosen,) = [t for t in fig.data if t.name == "chosen answer"]
     assert (chosen.x[0], chosen.y[0]) == (wt.best.end_token, wt.best.start_token)
 
@@ -477,6 +478,17 @@ def test_span_matrix_figure_of_a_long_window_shows_the_answers_neighbourhood(lon
     expected = long_trace.span_matrix[np.ix_(shown, shown)]
     assert np.array_equal(np.isnan(np.asarray(fig.data[0].z, dtype=float)), np.isnan(expected))
     assert f"Showing {MATRIX_TOKENS} of the window's" in fig.layout.title.subtitle.text
+
+
+def test_a_long_span_matrix_labels_every_start_but_only_every_third_end_the_answers_among_them(long_trace):
+    """Sixty labels under a phone-wide matrix smear into each other; sixty rows beside it do not."""
+    wt = long_trace.windows[long_trace.winning_window]
+    fig = span_matrix_figure(long_trace)
+    ends = list(fig.layout.xaxis.tickvals)
+    assert len(ends) <= MATRIX_END_LABELS and set(np.diff(ends)) == {3}
+    assert wt.best.end_token in ends
+    assert list(fig.layout.xaxis.ticktext) == [html.escape(wt.tokens[p], quote=False) for p in ends]
+    assert list(fig.layout.yaxis.tickvals) == list(shown_positions(fig))
 
 
 @pytest.mark.parametrize("place", ["first", "middle", "last"])

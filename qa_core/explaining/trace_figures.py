@@ -46,6 +46,9 @@ from qa_core.words import say, say_each
 
 TOKEN_LABEL_LIMIT = 64  # windows with more real tokens get numbered ticks (hover shows the tokens)
 MATRIX_TOKENS = 60  # the span matrix shows at most this many paragraph tokens per axis
+# End-token labels under the matrix: a 60-token axis in a phone-wide or half-width plot leaves ~5 px per
+# label, so the labels smear; every k-th (the answer's end among them) keeps ~13 px each. Rows keep all.
+MATRIX_END_LABELS = 20
 # Character ranges are shown to people with both ends included ("first char" 177, "last char" 181 is
 # context[177:182]); only the records and the /answer API keep Python's exclusive end.
 NBEST_COLUMNS = ("rank", "answer", "first char", "last char", "score", "probability", "window")
@@ -275,13 +278,18 @@ def span_matrix_figure(trace: Trace) -> go.Figure:
             hovertemplate=say("chosen answer (score {score:.3f})<extra></extra>", score=best.score),
         )
     )
-    ticks = dict(tickmode="array", tickvals=shown, ticktext=labels, tickfont=dict(size=11), showgrid=False)
+    ticks = dict(tickmode="array", tickfont=dict(size=11), showgrid=False)
     low, high = (
         float(shown[0] - 0.5),
         float(shown[-1] + 0.5),
     )  # fixed: a chosen cell out of view cannot stretch it
-    fig.update_xaxes(title=say("end token"), range=[low, high], **ticks)
-    fig.update_yaxes(title=say("start token"), range=[high, low], **ticks)  # first start token at the top
+    ends = _thinned(shown, best.end_token, MATRIX_END_LABELS)
+    fig.update_xaxes(
+        title=say("end token"), range=[low, high], tickvals=ends, ticktext=[escape(wt.tokens[p]) for p in ends], **ticks
+    )
+    fig.update_yaxes(  # first start token at the top
+        title=say("start token"), range=[high, low], tickvals=shown, ticktext=labels, **ticks
+    )
     style(
         fig,
         say("Span scores in window {number}", number=window_number(wt.window.index)),
@@ -425,6 +433,12 @@ def _matrix_positions(wt: WindowTrace) -> np.ndarray:
     centre = (wt.best.start_token + wt.best.end_token) // 2
     low = min(max(centre - MATRIX_TOKENS // 2, first), stop - MATRIX_TOKENS)
     return np.arange(low, low + MATRIX_TOKENS)
+
+
+def _thinned(positions: np.ndarray, keep: int, most: int) -> list[int]:
+    """At most ``most`` of ``positions``, evenly spaced and including ``keep`` (the answer's end) when shown."""
+    step = -(-len(positions) // most)
+    return [int(p) for p in positions if (p - keep) % step == 0]
 
 
 def _score_range(trace: Trace) -> list[float]:

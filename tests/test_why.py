@@ -68,6 +68,44 @@ def test_integrated_gradients_add_up_to_the_change_from_the_baseline(traced):
     assert result.steps == 64 and result.text == answer.text
 
 
+def test_integrated_gradients_report_every_batch_of_steps_and_add_up_the_same_in_batches(traced):
+    engine, answer = traced
+    trace = answer.trace
+    best = trace.windows[trace.winning_window].best
+    reported: list[tuple[int, int]] = []
+    pace = why.Pace(progress=lambda done, planned: reported.append((done, planned)))
+    result = why.attribute(engine, trace, trace.winning_window, (best.start_token, best.end_token), IG(20), pace)
+    assert reported == [(8, 20), (16, 20), (20, 20)], "one report per batch of IG_CHUNK steps"
+    assert result.steps == result.asked_steps == 20 and result.completeness_gap < 0.05
+
+
+def test_a_time_bound_cuts_the_steps_and_the_plot_says_so(traced):
+    engine, answer = traced
+    trace = answer.trace
+    best = trace.windows[trace.winning_window].best
+    pace = why.Pace(seconds=1e-6)  # nothing fits: the fewest steps integrated gradients can take
+    result = why.attribute(engine, trace, trace.winning_window, (best.start_token, best.end_token), IG(64), pace)
+    assert (result.steps, result.asked_steps) == (2, 64)
+    subtitle = why_figures.attribution_figure(result, trace).layout.title.subtitle.text.replace("<br>", " ")
+    assert "2 of the 64 steps asked for (the server's time limit)" in subtitle
+
+
+@pytest.mark.parametrize(
+    "asked, per_step, seconds, planned",
+    [(64, 1.0, None, 64), (64, 1.0, 30.0, 30), (64, 1.0, 31.9, 30), (16, 1.0, 30.0, 16), (64, 5.0, 1.0, 2)],
+)
+def test_planned_steps_fit_the_time_left_in_an_even_number(asked, per_step, seconds, planned):
+    assert why.planned_steps(asked, per_step, seconds) == planned
+
+
+def test_the_pass_clock_estimates_from_the_last_measured_pass_of_the_same_model():
+    clock = why.PassClock()
+    assert clock.estimate("m", 100, 18) is None, "no guess before a measurement"
+    clock.record("m", 200, 0.5)
+    assert clock.estimate("m", 100, 18) == pytest.approx(0.25 * 18)
+    assert clock.estimate("other", 100, 18) is None
+
+
 def test_gradient_x_input_is_one_backward_pass_of_the_same_target(traced):
     engine, answer = traced
     trace = answer.trace
@@ -279,3 +317,23 @@ def test_attention_weights_never_change_the_kernel_under_a_running_answer(traced
     assert all(before == after != "eager" for before, after in seen), seen
     assert all(r.text == answer.text for r in results[:8])
     assert engine.model.config._attn_implementation != "eager", "the kernel is switched back"
+
+
+def test_the_page_estimates_integrated_gradients_from_this_servers_last_pass(traced, monkeypatch):
+    """Before a run a teacher sees how long it will take; over the server's bound, that fewer steps will run."""
+    from ui import why as part
+
+    engine, answer = traced
+    monkeypatch.setattr(part, "load_engine", lambda model: ("m", engine))
+    monkeypatch.setattr(part, "clock", why.PassClock())
+    monkeypatch.setattr(part, "EXPLAIN_SECONDS", 30.0)
+    assert "one backward pass" in part.estimate(answer, "m", "gradient x input", 16)
+    assert "18 times" in part.estimate(answer, "m", "integrated gradients", 16), "16 steps, input and baseline"
+    tokens = sum(answer.trace.windows[answer.trace.winning_window].window.attention_mask)
+    part.clock.record(engine.identity, tokens, 0.5)
+    assert part.estimate(answer, "m", "integrated gradients", 16) == (
+        "Estimate: about 9 s on this server (from its last explanation with this model)."
+    )
+    assert "about 33 s, more than this server gives one explanation (30 s)" in part.estimate(
+        answer, "m", "integrated gradients", 64
+    )

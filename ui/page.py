@@ -32,6 +32,9 @@ ASSETS = REPO_ROOT / "assets"
 LIMITS = RequestLimits(max_chars=20_000, max_windows=64)  # ~ 20k characters of Chinese at the defaults
 MAX_LOADED_MODELS = 3  # each multilingual model holds a few hundred MB; the least recently used is dropped
 QUEUE_SIZE = int(os.environ.get("QA_QUEUE_SIZE", "32"))  # more waiting are turned away, not kept in memory
+# integrated gradients plans no more steps than fit in this many seconds (0: every step asked for), so one
+# 64-step request on a slow CPU cannot hold one of the CONCURRENCY model slots for two minutes
+EXPLAIN_SECONDS = float(os.environ.get("QA_EXPLAIN_SECONDS", "30")) or None
 CONCURRENCY = 2  # model runs at once (CPU bound: more would only share the same cores)
 SESSIONS = 200  # browser sessions whose last answer (with its trace, about 1-2 MB) is kept in memory
 SESSION_TTL_S = 3600

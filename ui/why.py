@@ -14,6 +14,7 @@ from qa_core.explaining.why_records import Explanation
 from qa_core.settings import AttributionMethod, AttributionSettings, choices, default_of
 from ui.ask import AskPart
 from ui.page import (
+    EXPLAIN_SECONDS,
     NARROW_MIN_WIDTH,
     SESSION_TTL_S,
     Page,
@@ -28,6 +29,7 @@ from ui.words import in_page_language, key, setting_choices, text, worded
 
 WHY_RESULTS = 64  # explanations kept: one question's lens, attention and a few attributions each
 memo = why.Memo(WHY_RESULTS)
+clock = why.PassClock()  # this server's measured speed, by model: the estimate shown before a run
 
 
 class WhyView(NamedTuple):
@@ -122,8 +124,10 @@ def explain(
     layer: float,
     head: float,
     hide_special: bool,
+    progress: gr.Progress = gr.Progress(),
 ) -> WhyView:
-    """The three "why" views of one span, computed once per question, span and model weights (``memo``)."""
+    """The three "why" views of one span, computed once per question, span and model weights (``memo``);
+    integrated gradients reports its steps and stops planning them at the server's ``EXPLAIN_SECONDS``."""
     if answer is None:
         raise refuse(ValueError(text("why.empty")))
     try:
@@ -131,10 +135,31 @@ def explain(
         settings = AttributionSettings(method=method, steps=int(steps))
         chosen = parse_span(span) if span else answer_span(answer)
         other = parse_span(contrast) if contrast else None
-        explanation = why.explain(engine, answer.trace, chosen, other, settings, memo)
+        said = text("why.progress")
+        pace = why.Pace(lambda done, planned: progress((done, planned), desc=said), EXPLAIN_SECONDS, clock)
+        explanation = why.explain(engine, answer.trace, chosen, other, settings, memo, pace)
     except (ValueError, OSError) as error:
         raise refuse(error) from None
     return why_view(explanation, answer.trace, int(layer), int(head), hide_special)
+
+
+def estimate(answer: Answer | None, model: str | None, method: AttributionMethod, steps: float) -> str:
+    """How long the attribution asked for will take, from this server's last measured pass of this model."""
+    if method != "integrated gradients":
+        return text("why.estimate_quick")
+    passes = int(steps) + 2  # the input's and the baseline's passes besides the steps
+    try:
+        _, engine = load_engine(model)
+    except (ValueError, OSError):
+        return ""
+    window = answer.trace.winning_window if answer is not None else None
+    tokens = sum(answer.trace.windows[window].window.attention_mask) if window is not None else 0
+    seconds = clock.estimate(engine.identity, tokens, passes) if tokens else None
+    if seconds is None:
+        return text("why.estimate_unknown", passes=passes)
+    if EXPLAIN_SECONDS is not None and seconds > EXPLAIN_SECONDS:
+        return text("why.estimate_bounded", seconds=seconds, bound=EXPLAIN_SECONDS)
+    return text("why.estimate", seconds=max(seconds, 1.0))
 
 
 def why_view(explanation: Explanation, trace: Trace, layer: int, head: int, hide_special: bool) -> WhyView:
@@ -218,6 +243,7 @@ def _pickers() -> dict[str, Any]:
                 label=key("why.method"),
             )
             picked["steps"] = slider(AttributionSettings, "steps", key("why.steps"))
+            picked["estimate"] = gr.Markdown(elem_id="why-estimate")
             picked["button"] = worded(gr.Button, value=key("why.button"), variant="primary", elem_id="why-button")
     return picked
 
@@ -278,14 +304,24 @@ def render(page: Page, asked: AskPart) -> None:
     )
     asked.view.nbest.select(pick_nbest_row, page.last_answer, span, api_visibility="private")
     picked["cell"].click(use_cell, [page.last_answer, picked["start"], picked["end"]], span, api_name="why_cell")
+    estimated = dict(
+        fn=in_page_language(estimate),
+        inputs=[page.last_answer, page.last_model, picked["method"], picked["steps"], page.language],
+        outputs=picked["estimate"],
+        api_visibility="private",
+        show_progress="hidden",
+    )
+    asked.answered.success(**estimated)
+    gr.on([picked["method"].change, picked["steps"].release], **estimated)
     settings = [picked["method"], picked["steps"], view.layer, view.head]
-    picked["button"].click(
+    explained = picked["button"].click(
         model_run(explain),
         [page.last_answer, page.last_model, span, contrast, *settings, hide_special, page.language],
         list(view),
         api_name="explain",
         concurrency_id="model",
     )
+    explained.then(**estimated)  # now from this server's own measured speed
     gr.on(
         [view.layer.release, view.head.release, hide_special.change],
         head_figure,

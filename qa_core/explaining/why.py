@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
@@ -34,6 +36,55 @@ from qa_core.explaining.why_records import AttentionMap, Attribution, Explanatio
 from qa_core.settings import AttributionSettings
 
 T = TypeVar("T")
+Progress = Callable[[int, int], None]  # (integration steps done, steps planned)
+IG_CHUNK = 8  # integration steps per batch: progress every few seconds, memory bounded for 64 steps
+
+
+def _silent(done: int, planned: int) -> None:
+    """No one is watching: a script or a test."""
+
+
+class PassClock:
+    """Seconds one forward and backward pass took per token, by model: the estimate shown before a run.
+
+    An integration step is one such pass, so ``steps x tokens x rate`` estimates integrated gradients
+    before it starts; the rate is the last one measured on this server for that model.
+    """
+
+    def __init__(self) -> None:
+        self._rates: dict[Hashable, float] = {}
+        self._lock = threading.Lock()
+
+    def record(self, model: Hashable, tokens: int, seconds: float) -> None:
+        with self._lock:
+            self._rates[model] = seconds / max(tokens, 1)
+
+    def estimate(self, model: Hashable, tokens: int, passes: int) -> float | None:
+        """Seconds for ``passes`` passes over ``tokens`` tokens; None before the first measurement."""
+        with self._lock:
+            rate = self._rates.get(model)
+        return None if rate is None else rate * tokens * passes
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How an explanation reports its integration steps, and how long a shared server lets it run.
+
+    With ``seconds`` set, the pass at the input is timed first and integrated gradients plans no more
+    steps than fit in the time left (at least 2), so a 64-step request cannot hold a model for minutes.
+    """
+
+    progress: Progress = _silent
+    seconds: float | None = None
+    clock: PassClock = field(default_factory=PassClock)
+
+
+def planned_steps(asked: int, seconds_per_step: float, seconds: float | None) -> int:
+    """The steps asked for, or the even number (at least 2) that fits in ``seconds``."""
+    if seconds is None:
+        return asked
+    fits = int(seconds / max(seconds_per_step, 1e-9))
+    return max(2, min(asked, fits - fits % 2))
 
 
 def layer_lens(engine: QAEngine, trace: Trace, window: int) -> LayerLens:
@@ -62,9 +113,10 @@ def attribute(
     window: int,
     span: tuple[int, int],
     settings: AttributionSettings | None = None,
+    pace: Pace | None = None,
 ) -> Attribution:
     """Each token's contribution to ``log p(start) + log p(end)`` of the span (start, end) of one window."""
-    settings = settings or AttributionSettings()
+    settings, pace = settings or AttributionSettings(), pace or Pace()
     wt = _window(trace, window)
     start, end = span
     n = sum(wt.window.attention_mask)
@@ -78,12 +130,16 @@ def attribute(
     embed = engine.model.get_input_embeddings()
     with torch.no_grad():
         x = embed(inputs["input_ids"])  # (1, n, hidden)
+    began = time.perf_counter()
+    target, grad = _target_and_grad(engine, inputs, x, start, end)  # also the clock for the steps to come
+    one_pass = time.perf_counter() - began
+    pace.clock.record(engine.identity, n, one_pass)
     if settings.method == "gradient x input":
-        target, grad = _target_and_grad(engine, inputs, x, start, end)
         scores, baseline, used = (grad * x)[0].sum(-1), None, 1
     else:
-        scores, target, baseline = _integrated_gradients(engine, wt, inputs, x, (start, end), settings.steps)
-        used = settings.steps
+        left = None if pace.seconds is None else pace.seconds - 2 * one_pass  # this pass and the baseline's
+        used = planned_steps(settings.steps, one_pass, left)
+        scores, baseline = _integrated_gradients(engine, wt, inputs, x, (start, end), used, pace.progress)
     text = (
         trace.context[wt.window.offsets[start][0] : wt.window.offsets[end][1]]
         if wt.window.offsets[start]
@@ -101,6 +157,8 @@ def attribute(
         target=float(target[0]),
         baseline_target=baseline,
         steps=used,
+        asked_steps=settings.steps if settings.method == "integrated gradients" else 1,
+        seconds=time.perf_counter() - began,
     )
 
 
@@ -135,6 +193,7 @@ def explain(
     contrast: Span | None,
     settings: AttributionSettings,
     memo: Memo,
+    pace: Pace | None = None,
 ) -> Explanation:
     """All the views of one span (and of a span to contrast it with), each from ``memo`` when computed before.
 
@@ -150,7 +209,7 @@ def explain(
             return None
         w, s, e = target
         key = (*question, "attribution", target, settings)
-        return memo.get(key, lambda: attribute(engine, trace, w, (s, e), settings))
+        return memo.get(key, lambda: attribute(engine, trace, w, (s, e), settings, pace))
 
     return Explanation(
         key=hashlib.sha1(repr((*question, span, contrast, settings)).encode("utf-8")).hexdigest()[:16],
@@ -216,9 +275,15 @@ def _target_and_grad(
 
 
 def _integrated_gradients(
-    engine: QAEngine, wt: WindowTrace, inputs: dict[str, torch.Tensor], x: torch.Tensor, span, steps: int
-) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """Midpoint-rule integrated gradients from the padding baseline, all steps in one batch."""
+    engine: QAEngine,
+    wt: WindowTrace,
+    inputs: dict[str, torch.Tensor],
+    x: torch.Tensor,
+    span: tuple[int, int],
+    steps: int,
+    progress: Progress,
+) -> tuple[torch.Tensor, float]:
+    """Midpoint-rule integrated gradients from the padding baseline, in batches of ``IG_CHUNK`` steps."""
     n = x.shape[1]
     keep = torch.tensor([r == "special" for r in wt.window.roles[:n]], device=x.device)[None, :, None]
     with torch.no_grad():
@@ -226,12 +291,15 @@ def _integrated_gradients(
             torch.tensor([[engine.tokenizer.pad_token_id]], device=x.device)
         )
         baseline = torch.where(keep, x, pad.expand_as(x))  # (1, n, hidden)
-    alphas = ((torch.arange(steps, device=x.device) + 0.5) / steps)[:, None, None]  # (steps, 1, 1)
-    _, grads = _target_and_grad(engine, inputs, baseline + alphas * (x - baseline), *span)
-    target, _ = _target_and_grad(engine, inputs, x, *span)
+    total = torch.zeros_like(x[0])
+    for first in range(0, steps, IG_CHUNK):
+        alphas = ((torch.arange(first, min(first + IG_CHUNK, steps), device=x.device) + 0.5) / steps)[:, None, None]
+        _, grads = _target_and_grad(engine, inputs, baseline + alphas * (x - baseline), *span)
+        total += grads.sum(0)
+        progress(first + len(alphas), steps)
     baseline_target, _ = _target_and_grad(engine, inputs, baseline, *span)
-    scores = (grads.mean(0) * (x - baseline)[0]).sum(-1)
-    return scores, target, float(baseline_target[0])
+    scores = (total / steps * (x - baseline)[0]).sum(-1)
+    return scores, float(baseline_target[0])
 
 
 @contextmanager

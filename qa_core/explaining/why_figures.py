@@ -196,13 +196,18 @@ def _attribution_subtitle(attribution: Attribution) -> str:
             "log p(start) + log p(end) = {target:.3f}; red raises it, purple lowers it",
             target=attribution.target,
         )
+    numbers = dict(target=attribution.target, baseline=attribution.baseline_target, steps=attribution.steps, gap=gap)
+    if attribution.steps < attribution.asked_steps:
+        return say(
+            "log p(start) + log p(end) = {target:.3f}; baseline {baseline:.3f}; {steps} of the {asked} steps "
+            "asked for (the server's time limit), contributions add up to the difference within {gap:.1%}",
+            asked=attribution.asked_steps,
+            **numbers,
+        )
     return say(
         "log p(start) + log p(end) = {target:.3f}; baseline {baseline:.3f}; {steps} steps, "
         "contributions add up to the difference within {gap:.1%}",
-        target=attribution.target,
-        baseline=attribution.baseline_target,
-        steps=attribution.steps,
-        gap=gap,
+        **numbers,
     )
 
 

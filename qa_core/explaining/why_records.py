@@ -43,7 +43,9 @@ class Attribution:
     scores: np.ndarray  # (L,) one contribution per token, summed over the embedding dimensions
     target: float  # log p(start) + log p(end) at the input
     baseline_target: float | None  # the same at the integrated-gradients baseline; None for gradient x input
-    steps: int  # integration steps (1 for gradient x input)
+    steps: int  # integration steps taken (1 for gradient x input)
+    asked_steps: int  # steps asked for: more than ``steps`` where a server's time bound cut them
+    seconds: float  # how long the attribution took, for the estimate of the next one
 
     @property
     def completeness_gap(self) -> float | None:

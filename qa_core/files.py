@@ -16,6 +16,7 @@ from pathlib import Path
 # site-packages without them, so the commands then read them from the folder they are started in.
 _CODE_ROOT = Path(__file__).resolve().parent.parent
 REPO_ROOT = _CODE_ROOT if (_CODE_ROOT / "assets").is_dir() else Path.cwd()
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"  # the data sets live beside the repository, never inside it
 
 
 def write_bytes_atomically(path: str | Path, payload: bytes) -> Path:

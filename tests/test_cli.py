@@ -522,3 +522,32 @@ def test_help_runs_as_a_module() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: python -m qa_core.data.evaluate")
     assert "--record" in result.stdout
+
+
+QUICK_HELP = (  # the commands a student types first: --help must not wait for torch
+    "qa_core.data.predict",
+    "qa_core.data.evaluate",
+    "qa_core.data.convert",
+    "qa_core.data.negatives",
+    "qa_core.train",
+    "qa_core.train.answer_check",
+    "qa_core.tooling.bench",
+    "qa_core.tooling.experiments",
+    "qa_core.tooling.deploy",
+)
+
+
+@pytest.mark.integration
+def test_help_answers_without_loading_torch():
+    """Torch takes seconds to import on a small CPU; a command's --help reads no model and needs none of it."""
+    probe = (
+        "import contextlib, io, runpy, sys\n"
+        "for name in sys.argv[1:]:\n"
+        "    sys.argv = [name, '--help']\n"
+        "    with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):\n"
+        "        runpy.run_module(name, run_name='__main__')\n"
+        "    assert 'usage' in out.getvalue(), name\n"
+        "    assert 'torch' not in sys.modules, f'{name} --help loaded torch'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, *QUICK_HELP], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -337,3 +337,29 @@ def test_the_page_estimates_integrated_gradients_from_this_servers_last_pass(tra
     assert "about 33 s, more than this server gives one explanation (30 s)" in part.estimate(
         answer, "m", "integrated gradients", 64
     )
+
+
+def test_the_attention_view_opens_on_the_head_that_gives_the_question_most(traced):
+    engine, answer = traced
+    trace = answer.trace
+    best = trace.windows[trace.winning_window].best
+    record = why.attention(engine, trace, trace.winning_window, (best.start_token, best.end_token))
+    layer, head = record.most_on_question()
+    shares = record.share("question")
+    assert shares[layer, head] == shares.max() and shares.max() > 0
+
+
+def test_the_lecture_layer_sliders_span_the_default_models_layers_before_any_view(tmp_path, monkeypatch):
+    import json
+
+    from ui import page
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"num_hidden_layers": 6}), encoding="utf-8")
+    monkeypatch.setattr(page, "default_model", lambda: "m")
+    monkeypatch.setattr(page.checkpoints, "resolve", lambda name: (name, folder))
+    from ui.words import key
+
+    slider = page.layer_slider(key("lecture.layer"), "lecture-layer")
+    assert (slider.minimum, slider.maximum, slider.value) == (0, 6, 0)

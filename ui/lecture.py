@@ -15,7 +15,7 @@ import pandas as pd
 from qa_core.answering.engine import QAEngine
 from qa_core.explaining import lecture, lecture_figures, trace_figures
 from qa_core.explaining.lecture_records import ContextualEmbeddings
-from qa_core.settings import ContextSettings, require_number, require_text
+from qa_core.settings import require_number, require_text
 from ui import lecture_pairs
 from ui.page import (
     LIMITS,
@@ -25,9 +25,9 @@ from ui.page import (
     asset,
     computed_view,
     layer_redraws,
+    layer_slider,
     load_engine,
     refuse,
-    slider,
     within,
     write_csv,
 )
@@ -178,7 +178,7 @@ def _contexts(page: Page, model_picker: Any) -> None:
         example_labels=[e["label"] for e in LECTURE_EXAMPLES],
         label=key("lecture.examples"),
     )
-    layer = slider(ContextSettings, "layer", key("lecture.layer"), elem_id="lecture-layer")
+    layer = layer_slider(key("lecture.layer"), "lecture-layer")
     view = LectureView(
         sentences=sentences,
         target=target,

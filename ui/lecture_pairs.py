@@ -10,7 +10,7 @@ import gradio as gr
 
 from qa_core.explaining import lecture, lecture_figures
 from qa_core.explaining.lecture_records import WordArithmetic, WordProjection
-from qa_core.settings import ContextSettings, require_number, require_text
+from qa_core.settings import require_number, require_text
 from ui.page import (
     NARROW_MIN_WIDTH,
     SESSION_TTL_S,
@@ -18,9 +18,9 @@ from ui.page import (
     asset,
     computed_view,
     layer_redraws,
+    layer_slider,
     load_engine,
     refuse,
-    slider,
     within,
     write_csv,
 )
@@ -154,7 +154,7 @@ def _arithmetic(page: Page, model_picker: Any) -> Any:
         with gr.Column(scale=1, min_width=NARROW_MIN_WIDTH):
             worded(gr.Markdown, value=key("lecture.arithmetic_model"))
             button = worded(gr.Button, value=key("lecture.button"), variant="primary", elem_id="arithmetic-button")
-    layer = slider(ContextSettings, "layer", key("lecture.layer"), elem_id="arithmetic-layer")
+    layer = layer_slider(key("lecture.layer"), "arithmetic-layer")
     view = ArithmeticView(
         pairs=pairs,
         layer=layer,
@@ -175,7 +175,7 @@ def _arithmetic(page: Page, model_picker: Any) -> Any:
 def _projection(page: Page, model_picker: Any, pairs: Any) -> None:
     worded(gr.Markdown, value=key("lecture.projection_intro"))
     button = worded(gr.Button, value=key("lecture.projection_button"), elem_id="projection-button")
-    layer = slider(ContextSettings, "layer", key("lecture.layer"), elem_id="projection-layer")
+    layer = layer_slider(key("lecture.layer"), "projection-layer")
     view = ProjectionView(
         pairs=pairs,
         layer=layer,

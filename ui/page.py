@@ -24,7 +24,7 @@ from qa_core.answering.engine import QAEngine
 from qa_core.files import REPO_ROOT, write_text_atomically
 from qa_core.models import checkpoints, int8
 from qa_core.models.model_cache import ModelCache
-from qa_core.settings import RequestLimits, bound_of, default_of
+from qa_core.settings import ContextSettings, RequestLimits, bound_of, default_of
 from ui.words import DEFAULT_LANGUAGE, Key, in_page_language, text, worded
 from ui.zerogpu import gpu
 
@@ -76,6 +76,17 @@ def model_choices() -> list[tuple[str, str]]:
 def default_model() -> str | None:
     names = model_names()
     return checkpoints.DEFAULT_NAME if checkpoints.DEFAULT_NAME in names else next(iter(names), None)
+
+
+def layer_slider(label: Key, elem_id: str) -> gr.Slider:
+    """A layer slider (0 = the embeddings) spanning the default model's layers, read from its config.json
+    without loading it, so the slider does not offer 48 layers until the first view is computed."""
+    bound = bound_of(ContextSettings, "layer")
+    name = default_model()
+    config = checkpoints.resolve(name)[1] / "config.json" if name else None
+    layers = json.loads(config.read_text(encoding="utf-8")).get("num_hidden_layers") if config else None
+    default = default_of(ContextSettings, "layer")
+    return worded(gr.Slider, bound.low, layers or bound.high, default, step=bound.step, label=label, elem_id=elem_id)
 
 
 def load_engine(name: str | None) -> tuple[str, QAEngine]:

@@ -27,6 +27,7 @@ from ui.page import (
 )
 from ui.words import in_page_language, key, setting_choices, text, worded
 
+OPENING_HEAD = (12, 1)  # the sliders' first position: "not chosen yet", so an explanation picks the head
 WHY_RESULTS = 64  # explanations kept: one question's lens, attention and a few attributions each
 memo = why.Memo(WHY_RESULTS)
 clock = why.PassClock()  # this server's measured speed, by model: the estimate shown before a run
@@ -124,7 +125,7 @@ def explain(
     layer: float,
     head: float,
     hide_special: bool,
-    progress: gr.Progress = gr.Progress(),
+    progress: gr.Progress = gr.Progress(),  # noqa: B008 - how Gradio hands a callback its progress bar
 ) -> WhyView:
     """The three "why" views of one span, computed once per question, span and model weights (``memo``);
     integrated gradients reports its steps and stops planning them at the server's ``EXPLAIN_SECONDS``."""
@@ -163,9 +164,12 @@ def estimate(answer: Answer | None, model: str | None, method: AttributionMethod
 
 
 def why_view(explanation: Explanation, trace: Trace, layer: int, head: int, hide_special: bool) -> WhyView:
-    """Every figure and table of the "why" tab from the explanation; ``layer`` and ``head`` count from 1."""
+    """Every figure and table of the "why" tab from the explanation; ``layer`` and ``head`` count from 1.
+    Sliders not moved yet open on the head that attends most to the question."""
     lens, attention = explanation.lens, explanation.attention
     layers, heads, _ = attention.from_answer.shape
+    if (layer, head) == OPENING_HEAD:
+        layer, head = (n + 1 for n in attention.most_on_question())
     layer, head = within(layer, 1, layers), within(head, 1, heads)
     return WhyView(
         layer=gr.Slider(maximum=layers, value=layer),
@@ -267,8 +271,8 @@ def _views() -> tuple[WhyView, Any]:
     worded(gr.Markdown, value=key("explain.attention"))
     overview = worded(gr.Plot, label=key("why.attention_overview"), elem_id="why-overview")
     with gr.Row():
-        layer = worded(gr.Slider, 1, 12, 12, step=1, label=key("why.layer"), min_width=NARROW_MIN_WIDTH)
-        head = worded(gr.Slider, 1, 12, 1, step=1, label=key("why.head"), min_width=NARROW_MIN_WIDTH)
+        layer = worded(gr.Slider, 1, 12, OPENING_HEAD[0], step=1, label=key("why.layer"), min_width=NARROW_MIN_WIDTH)
+        head = worded(gr.Slider, 1, 12, OPENING_HEAD[1], step=1, label=key("why.head"), min_width=NARROW_MIN_WIDTH)
         hide_special = worded(gr.Checkbox, True, label=key("why.hide_special"), min_width=NARROW_MIN_WIDTH)
     attention_plot = worded(gr.Plot, label=key("why.attention_plot"), elem_id="why-attention")
     worded(gr.Markdown, value=key("why.export"))

@@ -21,16 +21,19 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from qa_core.answering.engine import QAEngine
 from qa_core.answering.records import Answer
 from qa_core.data.squad import DataError, Example, load_data
 from qa_core.files import write_text_atomically
 from qa_core.flags import one_style
 from qa_core.models.checkpoints import default_checkpoint
 from qa_core.settings import AnswerSettings, SpanRules, WindowSettings, default_of, help_of
+
+if TYPE_CHECKING:  # the engine loads torch: imported where a model is loaded, so --help answers at once
+    from qa_core.answering.engine import QAEngine
 
 CHUNK = 64  # questions per engine call: windows of neighbouring questions share batches
 SETTING_OPTIONS = (
@@ -88,6 +91,8 @@ def load_from_args(args: argparse.Namespace) -> ModelRun:
     examples = load_data(args.data, bad_offsets="keep", drop_empty_questions=True).examples
     if args.limit:
         examples = examples[: args.limit]
+    from qa_core.answering.engine import QAEngine
+
     engine = QAEngine.load(args.checkpoint or default_checkpoint(), int8=args.int8)
     settings = AnswerSettings(
         windows=WindowSettings(max_length=args.max_length, doc_stride=args.doc_stride),

@@ -73,6 +73,12 @@ class AttentionMap:
         keep = np.array([r == role for r in self.roles], dtype=bool)
         return rows[:, :, keep].sum(axis=-1)
 
+    def most_on_question(self) -> tuple[int, int]:
+        """(layer, head), counted from 0, whose answer rows give the question the largest share: the head a
+        student should see first, rather than one spike of a 384-position axis."""
+        layer, head = np.unravel_index(int(self.share("question").argmax()), self.from_answer.shape[:2])
+        return int(layer), int(head)
+
 
 @dataclass(frozen=True)
 class Explanation:

@@ -13,8 +13,6 @@ import shlex
 from collections import Counter
 from pathlib import Path
 
-import torch
-
 from qa_core.flags import dashed
 from qa_core.models.checkpoints import NULL_THRESHOLD_KEY
 from qa_core.models.curve import FILE_NAME as CURVE_FILE
@@ -36,6 +34,8 @@ BASE_LICENCES = {
 
 def machine() -> str:
     """A one-line description of the hardware the run used."""
+    import torch  # here, not at the top: a CLI's --help answers without loading torch
+
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name(0)} (CUDA), {os.cpu_count()} CPU cores"
     return f"CPU only: {os.cpu_count()} cores ({platform.machine()}), torch threads {torch.get_num_threads()}"

@@ -21,7 +21,6 @@ from qa_core.flags import dashed, one_style
 from qa_core.models.model_card import COMMAND
 from qa_core.settings import Bound
 from qa_core.train.config import TrainConfig
-from qa_core.train.run import run
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     (config,) = parser().parse_args_into_dataclasses(args=argv)
     try:
+        from qa_core.train.run import run  # torch and the Trainer: after the arguments are read
+
         result = run(config)
     except ValueError as error:
         log.error("%s", error)

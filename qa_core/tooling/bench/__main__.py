@@ -13,9 +13,9 @@ import json
 import logging
 from pathlib import Path
 
+from qa_core.files import SHARED_DATA
 from qa_core.flags import one_style
 from qa_core.models.checkpoints import default_checkpoint
-from qa_core.tooling.bench.run import DEFAULT_DATA, Baseline, run, setup_baseline, summary
 
 
 def parser() -> argparse.ArgumentParser:
@@ -36,7 +36,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=DEFAULT_DATA,
+        default=SHARED_DATA,
         help="Folder holding drcd/DRCD_dev.json and squad/dev-v1.1-no-xquad.json.",
     )
     parser.add_argument("--setup-baseline", action="store_true", help="Create the baseline venv and exit.")
@@ -46,6 +46,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    from qa_core.tooling.bench.run import Baseline, run, setup_baseline, summary  # torch: after --help
+
     python = args.baseline_python or setup_baseline()
     if args.setup_baseline:
         print(f"baseline python: {python}")

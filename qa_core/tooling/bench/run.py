@@ -37,8 +37,6 @@ log = logging.getLogger(__name__)
 
 BASELINE_VENV = REPO_ROOT / ".cache" / "pipeline-venv"
 BASELINE_PACKAGES = ["torch==2.13.0", "transformers==4.57.6"]
-# The data sets live beside the repository, never inside it.
-DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
 WORKER = Path(__file__).with_name("pipeline_worker.py")
 SETS = {"drcd_dev": Path("drcd/DRCD_dev.json"), "squad_dev": Path("squad/dev-v1.1-no-xquad.json")}
 SHORT_CONTEXT = (

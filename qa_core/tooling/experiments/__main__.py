@@ -18,7 +18,6 @@ from pathlib import Path
 from qa_core.flags import one_style
 from qa_core.tooling.experiments import results
 from qa_core.tooling.experiments.plan import Recipe
-from qa_core.tooling.experiments.runner import run_all
 
 
 def parser() -> argparse.ArgumentParser:
@@ -39,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     recipe = Recipe(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Recipe)})
     command = shlex.join(["python", "-m", "qa_core.tooling.experiments", *(sys.argv[1:] if argv is None else argv)])
+    from qa_core.tooling.experiments.runner import run_all  # torch and training: after --help
+
     try:
         experiments = run_all(recipe, args.work, command)
     except (ValueError, FileNotFoundError) as error:

@@ -193,6 +193,11 @@ def test_answer_warns_of_a_cut_question_in_the_ask_tabs_words(client):
     assert result["warnings"][0] in summary
 
 
+def test_a_paragraph_of_emoji_gets_a_span_and_a_warning_that_it_means_nothing(client):
+    result = client.predict(question="What is it?", context="😀😀😀 🎉🎉 👍", api_name="/answer")
+    assert result["warnings"] == [TEXT["ask.no_words"]]
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [

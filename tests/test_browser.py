@@ -169,6 +169,10 @@ def test_a_phone_wide_page_keeps_every_plot_title_on_its_plot(phone, tmp_path):
     phone.locator("#ask-scores .js-plotly-plot").wait_for()
     phone.screenshot(path=tmp_path / "ask-phone.png", full_page=True)  # to look at when it fails
     assert phone.evaluate(MISPLACED_TEXT) == {"titles": 1, "found": []}
+    flow = "s => getComputedStyle(document.querySelector('#highlighted ' + s)).display"
+    assert [phone.evaluate(flow, part) for part in (".textfield", ".token-container")] == ["block", "inline"], (
+        "the answer flows with its sentence instead of taking a line of its own"
+    )
 
     phone.get_by_role("tab", name="Inside the model").click()
     for plot in ("windows-plot", "scores-plot", "matrix-plot", "playground-plot"):
@@ -201,7 +205,7 @@ PLOT_WIDTHS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
 @pytest.mark.parametrize(
     "tab, button, last_plot",
     [
-        ("Why this span", "#why-button", "#why-attribution"),
+        ("Why this span", "#why-button", "#why-attribution-text .score-token"),
         ("Lecture", "#same-button", "#same-second"),
         ("Lessons", "#lessons-button", "#lessons-histogram"),
     ],
@@ -212,7 +216,7 @@ def test_on_a_phone_every_plot_of_a_tab_takes_the_screens_width(phone, tab, butt
     ask(phone, EXAMPLE)
     phone.get_by_role("tab", name=tab).click()
     phone.locator(button).click()
-    phone.locator(f"{last_plot} .js-plotly-plot").wait_for()
+    phone.locator(last_plot if " " in last_plot else f"{last_plot} .js-plotly-plot").first.wait_for()
     widths = phone.evaluate(PLOT_WIDTHS)
     assert len(widths) >= 2
     narrow = [(name, width) for name, width in widths if width < 0.8 * PHONE["width"]]
@@ -231,7 +235,9 @@ def test_why_this_span_explains_the_answer_and_a_picked_nbest_row(page):
     why_tab.click()
     page.wait_for_function("() => document.querySelector('#why-span input')?.value.startsWith('2. ')")
     assert span.input_value().startswith("2. “"), "the row clicked in the n-best table is the span picked"
+    assert "Explain above" in page.locator("#why-lens").inner_text(), "the empty frame says how to fill it"
     page.locator("#why-button").click()
+    page.locator("#why-attribution-text .score-token").first.wait_for()  # the plots were there before: wait for the text
     for plot in ("why-lens", "why-attribution", "why-overview", "why-attention"):
         page.locator(f"#{plot} .js-plotly-plot").wait_for()
     assert page.locator("#why-attribution-text .score-token").count() > 5

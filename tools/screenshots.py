@@ -84,6 +84,7 @@ def take(url: str, out: Path, chromium: str) -> list[Path]:
         ask(page, ASK_EXAMPLE)
         page.get_by_role("tab", name="Why this span").click()
         page.locator("#why-button").click()
+        page.locator("#why-attribution-text .score-token").first.wait_for()  # the frames show a hint before
         page.locator("#why-attention .js-plotly-plot").wait_for()
         page.screenshot(
             path=out / "why.png", full_page=True, clip=clip(page, "#why-lens", "#why-attribution")

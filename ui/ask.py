@@ -23,6 +23,7 @@ from qa_core.settings import (
     require_bool,
     require_number,
 )
+from ui import screen
 from ui.page import (
     LIMITS,
     Page,
@@ -106,6 +107,8 @@ def answer_warnings(answer: Answer, model: str) -> list[str]:
         found.append(text("ask.no_span", model=model))
     if answer.question_truncated:
         found.append(text("ask.question_cut", tokens=answer.trace.question_tokens))
+    if answer.n_best and not any(character.isalnum() for character in answer.trace.context):
+        found.append(text("ask.no_words"))  # emoji or punctuation only: a span is found, and means nothing
     return found
 
 
@@ -236,7 +239,7 @@ def _outputs(page: Page) -> AskView:
             gr.HighlightedText,
             label=key("ask.highlighted"),
             color_map=HIGHLIGHT_COLOURS,
-            elem_id="highlighted",
+            elem_id=screen.ANSWER_IN_PARAGRAPH,
         ),
         summary=gr.Markdown(elem_id="answer-summary"),
         ask_scores=worded(gr.Plot, label=key("ask.scores_plot"), elem_id="ask-scores"),

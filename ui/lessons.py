@@ -22,7 +22,9 @@ from ui.page import NARROW_MIN_WIDTH, Page, load_engine, model_names, refuse, wr
 from ui.words import in_page_language, key, text, worded
 
 LESSON_WINDOW = 64  # tokens per training window in the Lessons view: most sample paragraphs are longer
-TRAINING_LESSONS = ("placement", "schedule", "pretraining")  # the lessons a pair of training runs shows
+TRAINING_LESSONS = ("placement", "schedule", "pretraining")
+# run, what it changes, EM, F1, minutes, command: the headers stay whole and the command gets the most room
+RUNS_TABLE_WIDTHS = ["11%", "24%", "7%", "7%", "10%", "41%"]  # the lessons a pair of training runs shows
 
 log = logging.getLogger(__name__)
 
@@ -222,14 +224,23 @@ def _reference_runs(page: Page) -> None:
     for lesson in TRAINING_LESSONS:
         worded(gr.Markdown, value=key(f"lessons.{lesson}", **lesson_numbers(EXPERIMENTS.runs_of(lesson))))
         with gr.Row():
-            plots += [gr.Plot(next(drawn)), gr.Plot(next(drawn))]
+            plots += [
+                worded(gr.Plot, next(drawn), label=key("lessons.curves_of_runs")),
+                worded(gr.Plot, next(drawn), label=key("lessons.final_scores_of_runs")),
+            ]
         if lesson == "placement":
-            plots.append(gr.Plot(next(drawn), elem_id="lessons-position"))
+            plots.append(worded(gr.Plot, next(drawn), label=key("lessons.answer_positions"), elem_id="lessons-position"))
     worded(gr.Markdown, value=key("lessons.post_processing", **post_processing_numbers(EXPERIMENTS)))
     post_processing, runs = reference_tables()
     tables = [
         gr.Dataframe(post_processing, interactive=False, wrap=True),
-        worded(gr.Dataframe, runs, label=key("lessons.runs_table"), wrap=True),
+        worded(
+            gr.Dataframe,
+            runs,
+            label=key("lessons.runs_table"),
+            wrap=True,
+            column_widths=RUNS_TABLE_WIDTHS,
+        ),
     ]
     page.after_switch += [(reference_figures, [], plots), (reference_tables, [], tables)]
 

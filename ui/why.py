@@ -207,6 +207,19 @@ def attribution_views(explanation: Explanation, trace: Trace, hide_special: bool
     )
 
 
+HINTED = ("why.lens_plot", "why.attribution_plot", "why.contrast_plot", "why.attention_overview", "why.attention_plot")
+
+
+def waiting(plot: str) -> Any:
+    """An empty plot frame that says how to fill it (``plot``: the plot's label key)."""
+    return message_figure(text(plot), text("why.press_explain"))
+
+
+def waiting_figures(explanation: Explanation | None) -> list[Any]:
+    """After a language switch: the waiting frames in the new language, or, once explained, no change."""
+    return [gr.skip() if explanation is not None else waiting(plot) for plot in HINTED]
+
+
 def head_figure(explanation: Explanation | None, layer: float, head: float, hide_special: bool):
     """One head's weights from the kept attention record: moving the sliders runs no model."""
     if explanation is None:
@@ -257,7 +270,7 @@ def _views() -> tuple[WhyView, Any]:
     with the "hide special tokens" box, an input of the views rather than one of their outputs."""
     worded(gr.Markdown, value=key("why.lens_title"))
     worded(gr.Markdown, value=key("explain.lens"))
-    lens_plot = worded(gr.Plot, label=key("why.lens_plot"), elem_id="why-lens")
+    lens_plot = worded(gr.Plot, waiting("why.lens_plot"), label=key("why.lens_plot"), elem_id="why-lens")
     lens_table = worded(
         gr.Dataframe, label=key("why.lens_table"), interactive=False, headers=list(why_figures.LENS_COLUMNS)
     )
@@ -265,16 +278,24 @@ def _views() -> tuple[WhyView, Any]:
     worded(gr.Markdown, value=key("explain.attribution"))
     shaded = worded(gr.HighlightedText, label=key("why.attribution_text"), show_legend=True, elem_id="why-attribution-text")
     with gr.Row():
-        attribution_plot = worded(gr.Plot, label=key("why.attribution_plot"), elem_id="why-attribution")
-        contrast_plot = worded(gr.Plot, label=key("why.contrast_plot"), elem_id="why-contrast-plot")
+        attribution_plot = worded(
+            gr.Plot, waiting("why.attribution_plot"), label=key("why.attribution_plot"), elem_id="why-attribution"
+        )
+        contrast_plot = worded(
+            gr.Plot, waiting("why.contrast_plot"), label=key("why.contrast_plot"), elem_id="why-contrast-plot"
+        )
     worded(gr.Markdown, value=key("why.attention_title"))
     worded(gr.Markdown, value=key("explain.attention"))
-    overview = worded(gr.Plot, label=key("why.attention_overview"), elem_id="why-overview")
+    overview = worded(
+        gr.Plot, waiting("why.attention_overview"), label=key("why.attention_overview"), elem_id="why-overview"
+    )
     with gr.Row():
         layer = worded(gr.Slider, 1, 12, OPENING_HEAD[0], step=1, label=key("why.layer"), min_width=NARROW_MIN_WIDTH)
         head = worded(gr.Slider, 1, 12, OPENING_HEAD[1], step=1, label=key("why.head"), min_width=NARROW_MIN_WIDTH)
         hide_special = worded(gr.Checkbox, True, label=key("why.hide_special"), min_width=NARROW_MIN_WIDTH)
-    attention_plot = worded(gr.Plot, label=key("why.attention_plot"), elem_id="why-attention")
+    attention_plot = worded(
+        gr.Plot, waiting("why.attention_plot"), label=key("why.attention_plot"), elem_id="why-attention"
+    )
     worded(gr.Markdown, value=key("why.export"))
     with gr.Row():
         csvs = [worded(gr.DownloadButton, label=key(f"why.csv_{name}"), size="sm") for name in ("lens", "attribution", "attention")]
@@ -325,7 +346,9 @@ def render(page: Page, asked: AskPart) -> None:
         api_name="explain",
         concurrency_id="model",
     )
-    explained.then(**estimated)  # now from this server's own measured speed
+    explained.then(**estimated)
+    plots = [view.lens_plot, view.attribution_plot, view.contrast_plot, view.overview, view.attention_plot]
+    page.after_switch.append((waiting_figures, [view.explanation], plots))  # now from this server's own measured speed
     gr.on(
         [view.layer.release, view.head.release, hide_special.change],
         head_figure,

@@ -169,9 +169,17 @@ def curves_figure(curves: Sequence[RunCurve]) -> go.Figure:
                 col=1,
             )
     fig.update_yaxes(title=say("training loss"), row=1, col=1)
-    fig.update_yaxes(title=say("F1 on the slice"), rangemode="tozero", row=2, col=1)
+    fig.update_yaxes(title=say("F1, held-out questions"), rangemode="tozero", row=2, col=1)
     fig.update_xaxes(title=say("training windows seen"), row=2, col=1)
-    style(fig, say("Learning curves"), say("solid: reference runs · dotted: your fine-tunes"), height=520)
+    style(
+        fig,
+        say("Learning curves"),
+        say(
+            "F1 measured during training on the first questions of the evaluation file (never trained on) · "
+            "solid: reference runs · dotted: your fine-tunes"
+        ),
+        height=540,
+    )
     return fig
 
 

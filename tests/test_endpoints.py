@@ -6,7 +6,7 @@ from pathlib import Path
 
 # name -> (parameter names, output components), as gradio_client lists them
 ENDPOINTS = {
-    "/ask": (("question", "context", "model", "max_length", "doc_stride", "max_answer_length", "n_best", "use_max_context", "null_threshold"), ("Highlightedtext", "Markdown", "Dataframe", "Plot", "Plot")),
+    "/ask": (("question", "context", "model", "max_length", "doc_stride", "max_answer_length", "n_best", "use_max_context", "null_threshold", "answer_threshold"), ("Highlightedtext", "Markdown", "Dataframe", "Plot", "Plot")),
     "/why_spans": ((), ("Dropdown", "Dropdown")),
     "/why_cell": (("start", "end"), ("Dropdown",)),
     "/explain": (("span", "contrast", "method", "steps", "layer", "head", "hide_special"), ("Slider", "Slider", "Plot", "Dataframe", "Highlightedtext", "Plot", "Plot", "Plot", "Plot", "Downloadbutton", "Downloadbutton", "Downloadbutton")),
@@ -15,6 +15,7 @@ ENDPOINTS = {
     "/lecture_projection": (("pairs", "model", "layer"), ("Textbox", "Slider", "Plot", "Markdown", "Downloadbutton")),
     "/lecture_same_question": (("context", "first", "second", "model"), ("Markdown", "Plot", "Plot", "Downloadbutton")),
     "/lessons_windows": (("data_file", "number", "model", "max_length", "draws"), ("Plot", "Plot", "Markdown")),
+    "/confidence": (("data_file", "model", "questions", "share"), ("Slider", "Markdown", "Plot", "Plot")),
     "/compare_runs": (("chosen",), ("Plot", "Downloadbutton")),
     "/answer": (("question", "context", "model"), ("Api",)),
     "/models": (("current",), ("Dropdown",)),

@@ -36,11 +36,12 @@ from ui.page import (
     refuse,
     slider,
 )
-from ui.words import in_page_language, key, text, verbatim, worded
+from ui.words import FIGURE_WORDS, in_page_language, key, text, verbatim, worded
 from ui.zerogpu import gpu
 
 EXAMPLES = asset("examples.json")
-HIGHLIGHT_COLOURS = {"answer": "#fbbf24"}
+# the answer's label, in every language the page speaks ("answer" for API clients)
+HIGHLIGHT_COLOURS = {words.get("answer", "answer"): "#fbbf24" for words in FIGURE_WORDS.values()}
 
 
 class AskView(NamedTuple):
@@ -72,9 +73,11 @@ def answer_settings(
     n_best: float,
     use_max_context: bool,
     null_threshold: float | None = None,
+    answer_threshold: float | None = None,
 ) -> AnswerSettings:
     """The settings of one question, as sent by the page or an API client (checked: JSON can be anything)."""
     threshold = None if null_threshold is None else float(require_number("null_threshold", null_threshold))
+    check = None if answer_threshold is None else float(require_number("answer_threshold", answer_threshold))
     return AnswerSettings(
         windows=WindowSettings(
             max_length=int(require_number("max_length", max_length)),
@@ -85,6 +88,7 @@ def answer_settings(
             n_best=int(require_number("n_best", n_best)),
             use_max_context=require_bool("use_max_context", use_max_context),
             null_threshold=threshold,
+            answer_threshold=check,
         ),
     )
 
@@ -125,13 +129,30 @@ def null_verdict(answer: Answer, model: str, threshold_set: bool) -> str:
     return text("ask.not_in_paragraph_lead", lead=-null.margin, needed=-null.threshold, **values)
 
 
-def summary(answer: Answer, model: str, in_int8: bool, threshold_set: bool = False) -> str:
-    """The answer in words, with any warnings; ``threshold_set``: the no-answer threshold was typed in."""
+def check_verdict(answer: Answer, model: str, threshold: float, threshold_set: bool) -> str:
+    """The answer check's decision in words: its probability that the span is right against the threshold."""
+    whose = text("ask.threshold_yours" if threshold_set else "ask.threshold_model")
+    said = "ask.check_unsure" if answer.no_answer else "ask.check_sure"
+    return text(said, model=model, p=100 * (answer.p_correct or 0.0), threshold=100 * threshold, whose=whose)
+
+
+def summary(
+    answer: Answer,
+    model: str,
+    in_int8: bool,
+    threshold_set: bool = False,
+    check_threshold: float | None = None,
+) -> str:
+    """The answer in words, with any warnings; ``threshold_set``: the threshold that decides was typed in;
+    ``check_threshold``: the answer check's threshold in use, for a model that has one (it then decides)."""
     warnings = [text("ask.warning", warning=warning) for warning in answer_warnings(answer, model)]
     if not answer.n_best:
         return "\n\n".join(warnings)
     null = answer.trace.null
-    verdict = null_verdict(answer, model, threshold_set) if null.threshold is not None else ""
+    if answer.p_correct is not None and check_threshold is not None:
+        verdict = check_verdict(answer, model, check_threshold, threshold_set)
+    else:
+        verdict = null_verdict(answer, model, threshold_set) if null.threshold is not None else ""
     lines = [verdict] if answer.no_answer else []
     lines += [
         text(
@@ -164,18 +185,22 @@ def ask(
     n_best: float,
     use_max_context: bool = default_of(SpanRules, "use_max_context"),
     null_threshold: float | None = default_of(SpanRules, "null_threshold"),
+    answer_threshold: float | None = default_of(SpanRules, "answer_threshold"),
 ) -> AskView:
     try:
         settings = answer_settings(
-            max_length, doc_stride, max_answer_length, n_best, use_max_context, null_threshold
+            max_length, doc_stride, max_answer_length, n_best, use_max_context, null_threshold, answer_threshold
         )
     except ValueError as error:
         raise refuse(error) from None
     name, engine, answer = run_model(question, context, model, settings)
     scores = trace_figures.scores_figure(answer.trace)
+    spans = settings.spans
+    check = engine.check and (engine.check.threshold if spans.answer_threshold is None else spans.answer_threshold)
+    typed = (spans.null_threshold if engine.check is None else spans.answer_threshold) is not None
     return AskView(
         highlighted=trace_figures.highlight_segments(answer),
-        summary=summary(answer, name, engine.int8, settings.spans.null_threshold is not None),
+        summary=summary(answer, name, engine.int8, typed, check),
         nbest=trace_figures.nbest_table(answer),
         ask_scores=scores,
         scores=scores,
@@ -208,7 +233,7 @@ def answer_api(question: str, context: str, model: str = "") -> dict:
 
 def _settings_accordion() -> list[Any]:
     """The advanced settings, in the order ``ask`` takes them after the model."""
-    bound = bound_of(SpanRules, "null_threshold")
+    bound, check = bound_of(SpanRules, "null_threshold"), bound_of(SpanRules, "answer_threshold")
     with worded(gr.Accordion, label=key("ask.advanced"), open=False):
         return [
             slider(WindowSettings, "max_length", key("ask.max_length")),
@@ -229,6 +254,15 @@ def _settings_accordion() -> list[Any]:
                 minimum=bound.low,
                 maximum=bound.high,
                 step=bound.step,
+            ),
+            worded(
+                gr.Number,
+                default_of(SpanRules, "answer_threshold"),
+                label=key("ask.answer_threshold"),
+                info=key("ask.answer_threshold_info"),
+                minimum=check.low,
+                maximum=check.high,
+                step=check.step,
             ),
         ]
 

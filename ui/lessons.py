@@ -18,6 +18,7 @@ from qa_core.tooling.experiments import results as experiment_results
 from qa_core.tooling.experiments.plan import REFERENCE
 from qa_core.train import jobs as training
 from qa_core.train.config import TrainConfig
+from ui import confidence
 from ui.page import NARROW_MIN_WIDTH, Page, load_engine, model_names, refuse, write_csv
 from ui.words import in_page_language, key, text, worded
 
@@ -277,4 +278,6 @@ def render(page: Page, model_picker: Any) -> Any:
         worded(gr.Markdown, value=key("lessons.intro"))
         _placements(page, model_picker)
         _reference_runs(page)
-        return _compare(page)
+        runs = _compare(page)
+        confidence.render(page, model_picker)
+        return runs

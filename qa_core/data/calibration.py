@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+RIGHT_F1 = 0.5  # a best span with at least this F1 against the gold answers is "right"; a negative never is
+
 
 @dataclass(frozen=True)
 class ReliabilityBin:

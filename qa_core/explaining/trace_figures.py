@@ -90,7 +90,7 @@ def highlight_segments(answer: Answer) -> list[tuple[str, str | None]]:
         return [(context, None)]
     pieces = [
         (context[: answer.start], None),
-        (context[answer.start : answer.end], "answer"),
+        (context[answer.start : answer.end], say("answer")),
         (context[answer.end :], None),
     ]
     return [(text, label) for text, label in pieces if text]

@@ -34,6 +34,7 @@ import numpy as np
 from qa_core.answering.answer_check import FEATURES, AnswerCheck, Evidence, features, gather_evidence
 from qa_core.answering.records import Answer
 from qa_core.data.calibration import (
+    RIGHT_F1,
     CoveragePoint,
     ReliabilityBin,
     calibration_error,
@@ -48,7 +49,6 @@ from qa_core.files import write_text_atomically
 if TYPE_CHECKING:  # the engine imports torch; fitting and measuring never need it
     from qa_core.answering.engine import QAEngine
 
-RIGHT_F1 = 0.5  # a best span with at least this F1 is "right": the label the check learns
 CHUNK = 32  # questions per cache file: a stopped run loses at most one chunk
 
 

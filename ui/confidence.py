@@ -43,7 +43,7 @@ def measure(
     bins, error = record.reliability()
     return ConfidenceView(
         record=record,
-        threshold=gr.Slider(value=record.threshold),
+        threshold=gr.Slider(value=round(record.threshold, 2)),
         reliability=calibration_figures.reliability_figure(bins, error),
         **redraw(record, record.threshold)._asdict(),
     )

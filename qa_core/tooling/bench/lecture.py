@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import platform
 from collections.abc import Callable
 
 import torch
@@ -23,6 +22,7 @@ from qa_core.explaining import lecture, lecture_figures, trace_figures
 from qa_core.files import REPO_ROOT
 from qa_core.flags import one_style
 from qa_core.models.checkpoints import default_checkpoint
+from qa_core.tooling.bench.run import cpu_description
 from qa_core.tooling.bench.why import measure
 
 
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     engine = QAEngine.load(args.checkpoint or default_checkpoint())
     examples = json.loads((REPO_ROOT / "assets" / "lecture_examples.json").read_text(encoding="utf-8"))
-    print(f"{engine.name} on {platform.machine()}, {torch.get_num_threads()} torch threads")
+    print(f"{engine.name} on {cpu_description()}, {torch.get_num_threads()} torch threads")
     for name, fn in views(engine, examples).items():
         try:
             timing = measure(fn, args.runs)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from qa_core.files import REPO_ROOT
 from qa_core.flags import one_style
 from qa_core.models.checkpoints import default_checkpoint
 from qa_core.settings import AttributionSettings
+from qa_core.tooling.bench.run import cpu_description
 
 EXAMPLE = "長段落 (3+ windows): 茶的歷史"
 IG16 = AttributionSettings(method="integrated gradients", steps=16)
@@ -72,9 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "checkpoint": engine.name,
         "window_tokens": tokens,
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
+        "machine": f"{cpu_description()}, {torch.get_num_threads()} torch threads",
         "views": {name: measure(fn, args.runs) for name, fn in views(engine, trace).items()},
     }
+    print(report["machine"])  # two machines' figures compare only with their instruction sets beside them
     for name, timing in report["views"].items():
         print(
             f"{name:32s} median {timing['median_s']:.3f} s, slowest {timing['max_s']:.3f} s ({tokens} tokens)"

@@ -534,6 +534,7 @@ QUICK_HELP = (  # the commands a student types first: --help must not wait for t
     "qa_core.tooling.bench",
     "qa_core.tooling.experiments",
     "qa_core.tooling.deploy",
+    "qa_core.explaining.lecture",
 )
 
 

@@ -114,6 +114,7 @@ MODEL_RUNS = {
     "lecture_arithmetic",
     "lecture_projection",
     "lecture_same_question",
+    "measure",
 }
 
 

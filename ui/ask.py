@@ -231,9 +231,22 @@ def answer_api(question: str, context: str, model: str = "") -> dict:
     }
 
 
+def _threshold(name: str) -> gr.Number:
+    """A threshold of ``SpanRules`` (empty by default: the model's own), labelled by the key of its name."""
+    bound = bound_of(SpanRules, name)
+    return worded(
+        gr.Number,
+        default_of(SpanRules, name),
+        label=key(f"ask.{name}"),
+        info=key(f"ask.{name}_info"),
+        minimum=bound.low,
+        maximum=bound.high,
+        step=bound.step,
+    )
+
+
 def _settings_accordion() -> list[Any]:
     """The advanced settings, in the order ``ask`` takes them after the model."""
-    bound, check = bound_of(SpanRules, "null_threshold"), bound_of(SpanRules, "answer_threshold")
     with worded(gr.Accordion, label=key("ask.advanced"), open=False):
         return [
             slider(WindowSettings, "max_length", key("ask.max_length")),
@@ -246,24 +259,8 @@ def _settings_accordion() -> list[Any]:
                 label=key("ask.max_context"),
                 info=key("ask.max_context_info"),
             ),
-            worded(
-                gr.Number,
-                default_of(SpanRules, "null_threshold"),
-                label=key("ask.null_threshold"),
-                info=key("ask.null_threshold_info"),
-                minimum=bound.low,
-                maximum=bound.high,
-                step=bound.step,
-            ),
-            worded(
-                gr.Number,
-                default_of(SpanRules, "answer_threshold"),
-                label=key("ask.answer_threshold"),
-                info=key("ask.answer_threshold_info"),
-                minimum=check.low,
-                maximum=check.high,
-                step=check.step,
-            ),
+            _threshold("null_threshold"),
+            _threshold("answer_threshold"),
         ]
 
 

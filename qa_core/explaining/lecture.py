@@ -11,11 +11,10 @@ asked in two languages) and embedding arithmetic.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from qa_core.answering.engine import QAEngine
 from qa_core.answering.records import Offset
 from qa_core.explaining.lecture_records import (
     DIRECTIONS,
@@ -26,6 +25,9 @@ from qa_core.explaining.lecture_records import (
     WordProjection,
 )
 from qa_core.settings import AnswerSettings, RequestLimits
+
+if TYPE_CHECKING:  # torch loads with a model, so `python -m qa_core.explaining.lecture --help` answers at once
+    from qa_core.answering.engine import QAEngine
 
 MAX_SENTENCES = 24  # a matrix a person can still read
 MAX_SENTENCE_CHARS = 300  # well inside every shipped model's 512 tokens
@@ -77,6 +79,8 @@ def _mean_vectors(engine: QAEngine, encoding, masks: np.ndarray) -> np.ndarray:
 
     One run of the encoder gives every layer at once, so a layer slider never runs the model again.
     """
+    import torch  # the engine has loaded it already
+
     device = next(engine.model.parameters()).device
     inputs = {k: v.to(device) for k, v in encoding.items() if k in engine.tokenizer.model_input_names}
     with engine.lock.shared(), torch.inference_mode():
@@ -332,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qa_core.explaining.lecture", description=main.__doc__)
     parser.add_argument("--checkpoint", help="Model folder (default: the shipped default checkpoint).")
     args = one_style(parser).parse_args(argv)
+    from qa_core.answering.engine import QAEngine
+
     engine = QAEngine.load(args.checkpoint or default_checkpoint())
     examples = json.loads((REPO_ROOT / "assets" / "lecture_examples.json").read_text(encoding="utf-8"))
     for example in examples["contexts"]:

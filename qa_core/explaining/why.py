@@ -119,13 +119,7 @@ def attribute(
     settings, pace = settings or AttributionSettings(), pace or Pace()
     wt = _window(trace, window)
     start, end = span
-    n = sum(wt.window.attention_mask)
-    if not 0 <= start <= end < n:
-        raise ValueError(f"The span {start}–{end} is not inside window {window + 1}'s {n} tokens.")
-    if engine.int8:
-        raise ValueError(
-            "Attribution needs gradients, which int8 layers do not give: run the app without QA_INT8."
-        )
+    n = _attributable(engine, wt, span)
     inputs = _inputs(engine, wt)
     embed = engine.model.get_input_embeddings()
     with torch.no_grad():
@@ -140,16 +134,12 @@ def attribute(
         left = None if pace.seconds is None else pace.seconds - 2 * one_pass  # this pass and the baseline's
         used = planned_steps(settings.steps, one_pass, left)
         scores, baseline = _integrated_gradients(engine, wt, inputs, x, (start, end), used, pace.progress)
-    text = (
-        trace.context[wt.window.offsets[start][0] : wt.window.offsets[end][1]]
-        if wt.window.offsets[start]
-        else ""
-    )
+    offsets = wt.window.offsets
     return Attribution(
         window=wt.window.index,
         start_token=start,
         end_token=end,
-        text=text,
+        text=trace.context[offsets[start][0] : offsets[end][1]] if offsets[start] else "",
         method=settings.method,
         tokens=wt.tokens,
         roles=wt.window.roles,
@@ -160,6 +150,20 @@ def attribute(
         asked_steps=settings.steps if settings.method == "integrated gradients" else 1,
         seconds=time.perf_counter() - began,
     )
+
+
+def _attributable(engine: QAEngine, wt: WindowTrace, span: tuple[int, int]) -> int:
+    """The window's token count, once the span is known to lie inside it and the model can give gradients."""
+    n = sum(wt.window.attention_mask)
+    if not 0 <= span[0] <= span[1] < n:
+        raise ValueError(
+            f"The span {span[0]}–{span[1]} is not inside window {wt.window.index + 1}'s {n} tokens."
+        )
+    if engine.int8:
+        raise ValueError(
+            "Attribution needs gradients, which int8 layers do not give: run the app without QA_INT8."
+        )
+    return n
 
 
 def attention(engine: QAEngine, trace: Trace, window: int, span: tuple[int, int]) -> AttentionMap:
